@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what the tests need from Debian's packages when it is missing (CI runs as root).
+set -euo pipefail
+need=()
+command -v gcc >/dev/null || need+=(gcc)
+command -v mvn >/dev/null || need+=(maven)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "prereqs: please install: ${need[*]}" >&2; exit 2; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi

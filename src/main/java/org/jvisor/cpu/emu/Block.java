@@ -1,0 +1,17 @@
+package org.jvisor.cpu.emu;
+
+/** A run of decoded instructions ending at a control transfer, a page end or a size cap. */
+final class Block {
+    final long rip;
+    final long pa;
+    final Insn[] insns;
+    final int byteLen;
+    boolean valid = true;
+
+    Block(long rip, long pa, Insn[] insns, int byteLen) {
+        this.rip = rip;
+        this.pa = pa;
+        this.insns = insns;
+        this.byteLen = byteLen;
+    }
+}

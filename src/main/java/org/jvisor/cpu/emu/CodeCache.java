@@ -1,0 +1,91 @@
+package org.jvisor.cpu.emu;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+
+/**
+ * Decoded blocks by address, decoded once and reused. A direct-mapped table answers the common
+ * lookup; blocks are also listed by the physical pages they came from so a write to such a
+ * page drops them (self-modifying code, module loading, text patching).
+ */
+final class CodeCache {
+    private static final int SIZE = 1 << 15;
+    static final int MAX_BLOCK_INSNS = 64;
+
+    private final Cpu cpu;
+    private final Block[] table = new Block[SIZE];
+    private final HashMap<Long, List<Block>> byPage = new HashMap<>();
+    private final Insn[] scratch = new Insn[MAX_BLOCK_INSNS];
+    private final Decoder.Fetch fetch;
+
+    CodeCache(Cpu cpu) {
+        this.cpu = cpu;
+        this.fetch = a -> cpu.mmu.fetch8(a);
+    }
+
+    Block lookup(long rip) {
+        int h = (int) (rip ^ (rip >>> 15)) & (SIZE - 1);
+        Block b = table[h];
+        if (b != null && b.rip == rip && b.valid) return b;
+        b = build(rip);
+        table[h] = b;
+        return b;
+    }
+
+    private Block build(long rip) {
+        long pa = cpu.mmu.codeAddress(rip);
+        int n = 0;
+        long at = rip;
+        int mode = cpu.mode;
+        try {
+            while (n < MAX_BLOCK_INSNS) {
+                Insn i = cpu.decoder.decode(fetch, at, mode);
+                scratch[n++] = i;
+                long end = at + i.len;
+                if (Exec.endsBlock(i.op)) break;
+                if (((at ^ (end - 1)) >>> 12) != 0 || (end & 4095) == 0) { at = end; break; }
+                at = end;
+            }
+        } catch (CpuFault f) {
+            // A fetch fault: the block ends before the instruction that cannot be fetched;
+            // an empty block re-raises the fault for the first instruction.
+            if (n == 0) throw f;
+        }
+        Insn[] insns = java.util.Arrays.copyOf(scratch, n);
+        int len = sum(n);
+        Block b = new Block(rip, pa, insns, len);
+        long firstPage = pa >>> 12;
+        long lastPa = cpu.mmu.codeAddress(rip + len - 1);
+        register(firstPage, b);
+        if ((lastPa >>> 12) != firstPage) register(lastPa >>> 12, b);
+        return b;
+    }
+
+    private int sum(int n) {
+        int s = 0;
+        for (int k = 0; k < n; k++) s += scratch[k].len;
+        return s;
+    }
+
+    private void register(long page, Block b) {
+        byPage.computeIfAbsent(page, p -> new ArrayList<>()).add(b);
+        cpu.mmu.codePage[(int) page] = 1;
+    }
+
+    /** Drops every block built from the pages that [pa, pa+len) touches. */
+    void invalidate(long pa, int len) {
+        for (long p = pa >>> 12; p <= (pa + len - 1) >>> 12; p++) {
+            List<Block> bs = byPage.remove(p);
+            if (bs != null) for (Block b : bs) b.valid = false;
+            cpu.mmu.codePage[(int) p] = 0;
+        }
+    }
+
+    void flush() {
+        java.util.Arrays.fill(table, null);
+        for (List<Block> bs : byPage.values()) for (Block b : bs) b.valid = false;
+        byPage.clear();
+        java.util.Arrays.fill(cpu.mmu.codePage, (byte) 0);
+    }
+}

@@ -1,0 +1,393 @@
+package org.jvisor.cpu.emu;
+
+import java.lang.foreign.MemorySegment;
+import org.jvisor.cpu.VcpuExit;
+import org.jvisor.cpu.Vectors;
+import org.jvisor.memory.GuestMemory;
+
+/**
+ * The software x86-64 CPU: architectural state, lazy flags, operand access and the run loop.
+ * Instruction semantics live in the handler classes that {@link Exec} dispatches to.
+ * One thread runs a Cpu at a time.
+ */
+public final class Cpu {
+    // ---- General-purpose state ----
+    public final long[] r = new long[16];
+    public long rip;
+    /** Current privilege level (0 kernel, 3 user). */
+    public int cpl;
+    /** RFLAGS bits other than the six status flags, plus those status flags while {@code fk == K_NONE}. */
+    long rflags = Flags.FIXED;
+    // Lazy status flags: kind, operands, masked result, size in bytes, carry-in (ADC/SBB) or kept CF (INC/DEC).
+    int fk;
+    long fa, fb, fr, fc;
+    int fsz;
+
+    // ---- Segments (selector, base, limit, attributes) ----
+    public final int[] segSel = new int[6];
+    public final long[] segBase = new long[6];
+    public final int[] segLimit = {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
+    public final int[] segAttr = new int[6];
+    /** Decoder mode derived from CS and EFER: {@link Decoder#MODE64}, MODE32 or MODE16. */
+    public int mode = Decoder.MODE64;
+
+    // ---- SSE and x87 ----
+    /** XMM registers as (low, high) pairs: xmm[2n] is bits 0-63 of XMMn. */
+    public final long[] xmm = new long[32];
+    public int mxcsr = 0x1F80;
+    public final X87 fpu = new X87();
+    final SoftFloat softFloat = new SoftFloat();
+
+    // ---- Memory and code ----
+    final Mmu mmu;
+    final CodeCache code;
+    final Decoder decoder = new Decoder();
+
+    // ---- Faults ----
+    int faultVector, faultError;
+    long faultAddress;
+    boolean faultHasError;
+
+    // ---- Run-loop state ----
+    public long icount;
+    int exitRequest; // EXIT_* set by HLT and friends, seen at block end
+    static final int EXIT_NONE = 0, EXIT_HALT = 1;
+    final long[] tmp = new long[2]; // scratch 128-bit operand
+
+    public Cpu(GuestMemory memory) {
+        this.mmu = new Mmu(this, memory);
+        this.code = new CodeCache(this);
+        segAttr[Seg.CS] = 0;
+    }
+
+    public MemorySegment ram() {
+        return mmu.ram;
+    }
+
+    // =========================== run loop ===========================
+
+    /** Runs until HLT, an undeliverable exception, or {@code budget} instructions have run. */
+    public VcpuExit run(long budget) {
+        long limit = icount + budget;
+        for (;;) {
+            Insn cur = null;
+            int k = 0;
+            try {
+                while (icount < limit) {
+                    Block b = code.lookup(rip);
+                    Insn[] ins = b.insns;
+                    for (k = 0; k < ins.length; k++) {
+                        cur = ins[k];
+                        rip += cur.len;
+                        Exec.exec(this, cur);
+                    }
+                    icount += k;
+                    if (exitRequest != EXIT_NONE) {
+                        int e = exitRequest;
+                        exitRequest = EXIT_NONE;
+                        if (e == EXIT_HALT) return new VcpuExit.Halted(rip);
+                    }
+                }
+                return new VcpuExit.BudgetExhausted(rip);
+            } catch (CpuFault f) {
+                icount += k;
+                if (cur != null && faultIsFault(faultVector)) rip -= cur.len;
+                // No IDT delivery yet in the user-mode core: report to the caller.
+                return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+            }
+        }
+    }
+
+    private static boolean faultIsFault(int v) {
+        return v != Vectors.BP && v != Vectors.OF && v != Vectors.DB;
+    }
+
+    /** Raises an exception without error code; never returns normally. */
+    public CpuFault fault(int vector) {
+        faultVector = vector;
+        faultError = 0;
+        faultHasError = false;
+        faultAddress = 0;
+        throw CpuFault.INSTANCE;
+    }
+
+    public CpuFault fault(int vector, int error) {
+        faultVector = vector;
+        faultError = error;
+        faultHasError = true;
+        faultAddress = 0;
+        throw CpuFault.INSTANCE;
+    }
+
+    public CpuFault pageFault(long address, int error) {
+        faultVector = Vectors.PF;
+        faultError = error;
+        faultHasError = true;
+        faultAddress = address;
+        throw CpuFault.INSTANCE;
+    }
+
+    // =========================== registers ===========================
+
+    static long mask(int sz) {
+        return sz == 8 ? -1L : (1L << (sz * 8)) - 1;
+    }
+
+    static long signBit(int sz) {
+        return 1L << (sz * 8 - 1);
+    }
+
+    /** Sign-extends the low {@code sz} bytes of v. */
+    static long sext(long v, int sz) {
+        return switch (sz) {
+            case 1 -> (byte) v;
+            case 2 -> (short) v;
+            case 4 -> (int) v;
+            default -> v;
+        };
+    }
+
+    /** Reads a byte register by its byte-register number (16-19 are AH, CH, DH, BH). */
+    public long getReg8(int n) {
+        return n < 16 ? r[n] & 0xFF : (r[n - 16] >>> 8) & 0xFF;
+    }
+
+    public void setReg8(int n, long v) {
+        if (n < 16) r[n] = (r[n] & ~0xFFL) | (v & 0xFF);
+        else r[n - 16] = (r[n - 16] & ~0xFF00L) | ((v & 0xFF) << 8);
+    }
+
+    /** Reads register {@code n} at size 2, 4 or 8 (size 1 goes through {@link #getReg8}). */
+    public long getReg(int n, int sz) {
+        return switch (sz) {
+            case 2 -> r[n] & 0xFFFF;
+            case 4 -> r[n] & 0xFFFFFFFFL;
+            default -> r[n];
+        };
+    }
+
+    public void setReg(int n, int sz, long v) {
+        switch (sz) {
+            case 2 -> r[n] = (r[n] & ~0xFFFFL) | (v & 0xFFFF);
+            case 4 -> r[n] = v & 0xFFFFFFFFL;
+            default -> r[n] = v;
+        }
+    }
+
+    long regOp(Insn i, int sz) {
+        return sz == 1 ? getReg8(i.reg8) : getReg(i.reg, sz);
+    }
+
+    void setRegOp(Insn i, int sz, long v) {
+        if (sz == 1) setReg8(i.reg8, v);
+        else setReg(i.reg, sz, v);
+    }
+
+    // =========================== memory operands ===========================
+
+    /** The linear address of the instruction's memory operand. */
+    long ea(Insn i) {
+        long a = i.disp;
+        int b = i.base;
+        if (b >= 0) a += b == Insn.RIP ? rip : r[b];
+        if (i.index >= 0) a += r[i.index] << i.scale;
+        if (i.asz != 8) a &= i.asz == 4 ? 0xFFFFFFFFL : 0xFFFF;
+        if (i.seg >= 0) {
+            a += segBase[i.seg];
+            if (mode != Decoder.MODE64) a &= 0xFFFFFFFFL;
+        }
+        return a;
+    }
+
+    /** Linear address of segment {@code seg} (override in the insn wins) at offset {@code off}. */
+    long segAddr(Insn i, int defSeg, long off) {
+        int s = i.seg >= 0 ? i.seg : defSeg;
+        if (mode == Decoder.MODE64) return s >= Seg.FS ? off + segBase[s] : off;
+        return (off + segBase[s]) & 0xFFFFFFFFL;
+    }
+
+    long read(long la, int sz) {
+        return switch (sz) {
+            case 1 -> mmu.read8(la);
+            case 2 -> mmu.read16(la);
+            case 4 -> mmu.read32(la) & 0xFFFFFFFFL;
+            default -> mmu.read64(la);
+        };
+    }
+
+    void write(long la, int sz, long v) {
+        switch (sz) {
+            case 1 -> mmu.write8(la, (int) v);
+            case 2 -> mmu.write16(la, (int) v);
+            case 4 -> mmu.write32(la, (int) v);
+            default -> mmu.write64(la, v);
+        }
+    }
+
+    /** Reads the r/m operand (register or memory) at size sz. */
+    long rmOp(Insn i, int sz) {
+        if (i.mem) return read(ea(i), sz);
+        return sz == 1 ? getReg8(i.rm8) : getReg(i.rm, sz);
+    }
+
+    void setRmOp(Insn i, int sz, long v) {
+        if (i.mem) write(ea(i), sz, v);
+        else if (sz == 1) setReg8(i.rm8, v);
+        else setReg(i.rm, sz, v);
+    }
+
+    // =========================== stack ===========================
+
+    int stackSize() {
+        return mode == Decoder.MODE64 ? 8 : (segAttr[Seg.SS] & SEG_DB) != 0 ? 4 : 2;
+    }
+
+    static final int SEG_DB = 0x4000;
+
+    void push(long v, int sz) {
+        int ss = stackSize();
+        long sp = (r[Reg.SP] - sz) & mask(ss);
+        long la = mode == Decoder.MODE64 ? sp : (sp + segBase[Seg.SS]) & 0xFFFFFFFFL;
+        write(la, sz, v);
+        setReg(Reg.SP, ss, sp);
+    }
+
+    long pop(int sz) {
+        long v = peek(sz, 0);
+        int ss = stackSize();
+        setReg(Reg.SP, ss, r[Reg.SP] + sz);
+        return v;
+    }
+
+    long peek(int sz, int off) {
+        int ss = stackSize();
+        long sp = (r[Reg.SP] + off) & mask(ss);
+        long la = mode == Decoder.MODE64 ? sp : (sp + segBase[Seg.SS]) & 0xFFFFFFFFL;
+        return read(la, sz);
+    }
+
+    // =========================== flags ===========================
+
+    void setLazy(int kind, long a, long b, long res, int sz) {
+        fk = kind;
+        fa = a;
+        fb = b;
+        fr = res;
+        fsz = sz;
+    }
+
+    boolean cf() {
+        return switch (fk) {
+            case Flags.K_NONE -> (rflags & Flags.CF) != 0;
+            case Flags.K_ADD -> Long.compareUnsigned(fr, fa) < 0;
+            case Flags.K_ADC -> fc == 0 ? Long.compareUnsigned(fr, fa) < 0 : Long.compareUnsigned(fr, fa) <= 0;
+            case Flags.K_SUB -> Long.compareUnsigned(fa, fb) < 0;
+            case Flags.K_SBB -> fc == 0 ? Long.compareUnsigned(fa, fb) < 0 : Long.compareUnsigned(fa, fb) <= 0;
+            case Flags.K_LOGIC -> false;
+            default -> fc != 0; // INC, DEC keep CF
+        };
+    }
+
+    boolean zf() {
+        return fk == Flags.K_NONE ? (rflags & Flags.ZF) != 0 : fr == 0;
+    }
+
+    boolean sf() {
+        return fk == Flags.K_NONE ? (rflags & Flags.SF) != 0 : (fr & signBit(fsz)) != 0;
+    }
+
+    boolean of() {
+        return switch (fk) {
+            case Flags.K_NONE -> (rflags & Flags.OF) != 0;
+            case Flags.K_ADD, Flags.K_ADC, Flags.K_INC -> ((fa ^ fr) & (fb ^ fr) & signBit(fsz)) != 0;
+            case Flags.K_SUB, Flags.K_SBB, Flags.K_DEC -> ((fa ^ fb) & (fa ^ fr) & signBit(fsz)) != 0;
+            default -> false;
+        };
+    }
+
+    boolean pf() {
+        return fk == Flags.K_NONE ? (rflags & Flags.PF) != 0 : Flags.parity(fr);
+    }
+
+    boolean af() {
+        return switch (fk) {
+            case Flags.K_NONE -> (rflags & Flags.AF) != 0;
+            case Flags.K_LOGIC -> false;
+            default -> ((fa ^ fb ^ fr) & 0x10) != 0;
+        };
+    }
+
+    /** The full RFLAGS value. */
+    public long rflags() {
+        if (fk == Flags.K_NONE) return rflags | Flags.FIXED;
+        long f = rflags & ~Flags.ARITH;
+        if (cf()) f |= Flags.CF;
+        if (pf()) f |= Flags.PF;
+        if (af()) f |= Flags.AF;
+        if (zf()) f |= Flags.ZF;
+        if (sf()) f |= Flags.SF;
+        if (of()) f |= Flags.OF;
+        return f | Flags.FIXED;
+    }
+
+    /** Sets RFLAGS outright (no privilege checks: callers decide which bits may change). */
+    public void setRflags(long f) {
+        rflags = (f & 0x3F7FD7L) | Flags.FIXED;
+        fk = Flags.K_NONE;
+    }
+
+    /** Replaces only the status flags selected by {@code which}. */
+    void setStatus(long which, long values) {
+        long f = rflags();
+        rflags = (f & ~which) | (values & which);
+        fk = Flags.K_NONE;
+    }
+
+    /** Status flags from a result as logic ops define them (CF=OF=0), then CF and OF as given. */
+    void setResultFlags(long res, int sz, boolean cf, boolean of) {
+        long f = rflags & ~Flags.ARITH;
+        if (cf) f |= Flags.CF;
+        if (of) f |= Flags.OF;
+        res &= mask(sz);
+        if (res == 0) f |= Flags.ZF;
+        if ((res & signBit(sz)) != 0) f |= Flags.SF;
+        if (Flags.parity(res)) f |= Flags.PF;
+        rflags = f;
+        fk = Flags.K_NONE;
+    }
+
+    /** Evaluates condition code cc (0-15) as Jcc/SETcc/CMOVcc do. */
+    boolean cond(int cc) {
+        boolean v = switch (cc >>> 1) {
+            case 0 -> of();
+            case 1 -> cf();
+            case 2 -> zf();
+            case 3 -> cf() || zf();
+            case 4 -> sf();
+            case 5 -> pf();
+            case 6 -> sf() != of();
+            default -> zf() || sf() != of();
+        };
+        return v != ((cc & 1) != 0);
+    }
+
+    boolean df() {
+        return (rflags & Flags.DF) != 0;
+    }
+
+    // =========================== SSE helpers ===========================
+
+    /** Loads the 128-bit r/m operand into {@link #tmp}; {@code aligned} demands 16-byte alignment. */
+    long[] xmmSrc(Insn i, boolean aligned) {
+        if (!i.mem) {
+            tmp[0] = xmm[i.rm * 2];
+            tmp[1] = xmm[i.rm * 2 + 1];
+        } else {
+            long a = ea(i);
+            if (aligned && (a & 15) != 0) fault(Vectors.GP, 0);
+            tmp[0] = mmu.read64(a);
+            tmp[1] = mmu.read64(a + 8);
+        }
+        return tmp;
+    }
+}

@@ -1,0 +1,81 @@
+package org.jvisor.memory;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Guest-physical RAM: one native, page-aligned segment starting at guest address 0.
+ * Every access is bounds-checked; a bad one becomes a {@link GuestMemoryException}
+ * naming the guest address, never an unchecked host access.
+ */
+public final class GuestMemory implements AutoCloseable {
+    public static final long PAGE_SIZE = 4096;
+    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final Arena arena;
+    private final MemorySegment ram;
+    private final long size;
+
+    private GuestMemory(Arena arena, MemorySegment ram) {
+        this.arena = arena;
+        this.ram = ram;
+        this.size = ram.byteSize();
+    }
+
+    /** Anonymous zeroed RAM of {@code size} bytes (rounded up to whole pages). */
+    public static GuestMemory allocate(long size) {
+        if (size <= 0) throw new IllegalArgumentException("memory size must be positive: " + size);
+        long rounded = (size + PAGE_SIZE - 1) & -PAGE_SIZE;
+        Arena arena = Arena.ofShared();
+        return new GuestMemory(arena, arena.allocate(rounded, PAGE_SIZE));
+    }
+
+    public long size() {
+        return size;
+    }
+
+    /** The backing segment, for the CPU's fast paths and device DMA; offsets are guest addresses. */
+    public MemorySegment segment() {
+        return ram;
+    }
+
+    public boolean contains(long addr, long len) {
+        return addr >= 0 && len >= 0 && addr <= size - len;
+    }
+
+    private void check(long addr, long len) {
+        if (!contains(addr, len)) throw new GuestMemoryException(addr, len, "outside guest RAM");
+    }
+
+    public int read8(long a) { check(a, 1); return ram.get(ValueLayout.JAVA_BYTE, a) & 0xFF; }
+    public int read16(long a) { check(a, 2); return ram.get(SHORT, a) & 0xFFFF; }
+    public int read32(long a) { check(a, 4); return ram.get(INT, a); }
+    public long read64(long a) { check(a, 8); return ram.get(LONG, a); }
+    public void write8(long a, int v) { check(a, 1); ram.set(ValueLayout.JAVA_BYTE, a, (byte) v); }
+    public void write16(long a, int v) { check(a, 2); ram.set(SHORT, a, (short) v); }
+    public void write32(long a, int v) { check(a, 4); ram.set(INT, a, v); }
+    public void write64(long a, long v) { check(a, 8); ram.set(LONG, a, v); }
+
+    public void read(long a, byte[] dst, int off, int len) {
+        check(a, len);
+        MemorySegment.copy(ram, ValueLayout.JAVA_BYTE, a, dst, off, len);
+    }
+
+    public void write(long a, byte[] src, int off, int len) {
+        check(a, len);
+        MemorySegment.copy(src, off, ram, ValueLayout.JAVA_BYTE, a, len);
+    }
+
+    public void write(long a, byte[] src) {
+        write(a, src, 0, src.length);
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

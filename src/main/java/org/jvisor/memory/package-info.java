@@ -1,0 +1,2 @@
+/** Guest-physical RAM as native memory segments, with checked little-endian access. Depends on nothing. */
+package org.jvisor.memory;
