@@ -119,6 +119,7 @@ final class Alu {
         long a = i.disp;
         if (i.base >= 0) a += i.base == Insn.RIP ? c.rip : c.r[i.base];
         if (i.index >= 0) a += c.r[i.index] << i.scale;
+        if (i.asz != 8) a &= Cpu.mask(i.asz); // a narrower address is zero-extended
         c.setReg(i.reg, i.sz, a);
     }
 

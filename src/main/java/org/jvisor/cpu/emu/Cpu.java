@@ -64,6 +64,11 @@ public final class Cpu {
         return mmu.ram;
     }
 
+    /** Tells the CPU that guest RAM at [pa, pa+len) changed behind its back (loader, DMA). */
+    public void invalidateCode(long pa, int len) {
+        if (len > 0) code.invalidate(pa, len);
+    }
+
     // =========================== run loop ===========================
 
     /** Runs until HLT, an undeliverable exception, or {@code budget} instructions have run. */
@@ -95,6 +100,38 @@ public final class Cpu {
                 // No IDT delivery yet in the user-mode core: report to the caller.
                 return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
             }
+        }
+    }
+
+    /** Executes exactly one instruction, bypassing the block cache (for tracing and debugging). */
+    public VcpuExit step() {
+        Insn i;
+        try {
+            i = decoder.decode(a -> mmu.fetch8(a), rip, mode);
+        } catch (CpuFault f) {
+            return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+        }
+        try {
+            rip += i.len;
+            Exec.exec(this, i);
+            icount++;
+        } catch (CpuFault f) {
+            if (faultIsFault(faultVector)) rip -= i.len;
+            return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+        }
+        if (exitRequest == EXIT_HALT) {
+            exitRequest = EXIT_NONE;
+            return new VcpuExit.Halted(rip);
+        }
+        return new VcpuExit.BudgetExhausted(rip);
+    }
+
+    /** The instruction at rip, decoded (for traces). */
+    public String describeAt(long addr) {
+        try {
+            return decoder.decode(a -> mmu.fetch8(a), addr, mode).toString();
+        } catch (CpuFault f) {
+            return "(unfetchable)";
         }
     }
 

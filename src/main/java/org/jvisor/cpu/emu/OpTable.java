@@ -249,7 +249,7 @@ final class OpTable {
         if (b >= 0x40 && b <= 0x4F) { set(d, Op.CMOV, b & 15); return; }
         if (b >= 0x80 && b <= 0x8F) { set(d, Op.JCC, b & 15); d.sz = d64(d); return; }
         if (b >= 0x90 && b <= 0x9F) { set(d, Op.SETCC, b & 15); d.sz = 1; return; }
-        if (b >= 0xC8) { set(d, Op.BSWAP, (b & 7) | (d.rex & 1) << 3); return; }
+        if (b >= 0xC8 && b <= 0xCF) { set(d, Op.BSWAP, (b & 7) | (d.rex & 1) << 3); return; }
         if (b >= 0x18 && b <= 0x1F) { set(d, Op.NOP, 0); return; } // hint NOPs, prefetches, endbr
         switch (b) {
             case 0x00 -> set(d, Op.SYS_GRP6, d.regField);

@@ -9,7 +9,10 @@ final class Shift {
         int src = i.aux >>> 4;
         int cnt = (int) (src == 0 ? i.imm : src == 1 ? 1 : c.r[Reg.CX]) & (sz == 8 ? 63 : 31);
         long a = c.rmOp(i, sz);
-        if (cnt == 0) return;
+        if (cnt == 0) {
+            zeroExtendAnyway(c, i);
+            return;
+        }
         long m = Cpu.mask(sz), sign = Cpu.signBit(sz);
         long r;
         switch (i.aux & 7) {
@@ -68,6 +71,11 @@ final class Shift {
         c.setRmOp(i, sz, r);
     }
 
+    /** A 32-bit register destination is written, so zero-extended, even by a zero count. */
+    private static void zeroExtendAnyway(Cpu c, Insn i) {
+        if (i.sz == 4 && !i.mem) c.r[i.rm] &= 0xFFFFFFFFL;
+    }
+
     private static void rotateFlags(Cpu c, boolean cf, boolean of) {
         c.setStatus(Flags.CF | Flags.OF, (cf ? Flags.CF : 0) | (of ? Flags.OF : 0));
     }
@@ -77,7 +85,10 @@ final class Shift {
         boolean right = (i.aux & 1) != 0;
         int cnt = (int) ((i.aux & 2) != 0 ? c.r[Reg.CX] : i.imm) & (sz == 8 ? 63 : 31);
         long a = c.rmOp(i, sz);
-        if (cnt == 0) return;
+        if (cnt == 0) {
+            zeroExtendAnyway(c, i);
+            return;
+        }
         long b = c.getReg(i.reg, sz);
         long m = Cpu.mask(sz), sign = Cpu.signBit(sz);
         long r;

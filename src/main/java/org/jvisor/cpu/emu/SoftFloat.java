@@ -28,6 +28,17 @@ final class SoftFloat {
     boolean ftz;
     /** Set by the fast paths: the last result was inexact. */
     boolean fastInexact;
+    /** The last round() increased the magnitude (the x87 reports this in C1). */
+    boolean roundedUp;
+    /** An operand of the current operation was denormal; DE is reported unless #I or #Z wins. */
+    boolean denormalOperand;
+
+    /** Reports DE for a denormal operand unless the operation raised invalid or divide-by-zero. */
+    void settleDenormal(int flagsBefore) {
+        if (denormalOperand && (flags & (IE | ZE)) == 0) flags |= DE;
+        flags |= flagsBefore;
+        denormalOperand = false;
+    }
 
     // ---- unpacked operand (from unpack) ----
     static final int ZERO = 0, DENORMAL = 1, NORMAL = 2, INF = 3, QNAN = 4, SNAN = 5;
@@ -122,6 +133,7 @@ final class SoftFloat {
      * significand is returned and its sign/exponent left in {@link #hi80}.
      */
     long round(boolean neg, BigInteger mant, int exp, boolean sticky, Fmt f, int rc) {
+        roundedUp = false;
         if (mant.signum() == 0) {
             if (!sticky) return pack(neg, 0, 0, f, true);
             // Only an infinitely small remainder: rounds as the tiniest value does.
@@ -143,6 +155,7 @@ final class SoftFloat {
         if (drop > 0) {
             inexact = sticky || mant.getLowestSetBit() < drop;
             q = roundBits(neg, mant, drop, sticky, rc);
+            roundedUp = !q.equals(mant.shiftRight(drop));
         } else {
             inexact = sticky;
             q = mant.shiftLeft(-drop);
@@ -162,6 +175,7 @@ final class SoftFloat {
         if (q.bitLength() == f.p() && top > f.emax()) {
             flags |= OE | PE;
             boolean toInf = rc == RC_NEAREST || (rc == RC_UP && !neg) || (rc == RC_DOWN && neg);
+            roundedUp = toInf;
             return toInf ? pack(neg, f.emax() + 1, 0, f, false) : pack(neg, f.emax(), maxSig(f), f, false);
         }
         long m = q.longValue();

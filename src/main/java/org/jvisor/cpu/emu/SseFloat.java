@@ -110,6 +110,15 @@ final class SseFloat {
 
     /** One lane of an arithmetic op: a is the destination's element, b the source's. */
     static long lane(Cpu c, SoftFloat sf, int kind, long a, long b, Fmt f) {
+        int before = sf.flags;
+        sf.flags = 0;
+        sf.denormalOperand = false;
+        long r = laneOp(c, sf, kind, a, b, f);
+        sf.settleDenormal(before);
+        return r;
+    }
+
+    private static long laneOp(Cpu c, SoftFloat sf, int kind, long a, long b, Fmt f) {
         a = daz(c, a, f);
         b = daz(c, b, f);
         boolean unary = kind >= SQRT;
@@ -119,7 +128,7 @@ final class SseFloat {
             if (ca == SNAN || cb == SNAN) sf.flags |= IE;
             return isNaN(ca) ? quiet(a, f) : quiet(b, f);
         }
-        if (ca == DENORMAL || cb == DENORMAL) sf.flags |= DE;
+        sf.denormalOperand = ca == DENORMAL || cb == DENORMAL;
         int rc = (c.mxcsr >>> 13) & 3;
         boolean negA = f.kind() == K32 ? (a & 0x80000000L) != 0 : a < 0;
         boolean negB = f.kind() == K32 ? (b & 0x80000000L) != 0 : b < 0;
@@ -171,6 +180,8 @@ final class SseFloat {
 
     private static long fast64(SoftFloat sf, int kind, long ab, long bb) {
         double x = Double.longBitsToDouble(ab), y = Double.longBitsToDouble(bb);
+        // Error terms of tiny or huge operands could underflow or overflow: leave those to SoftFloat.
+        if (!inRange(x, 0x1p-900, 0x1p900) || !inRange(y, 0x1p-900, 0x1p900)) return NO_FAST;
         double r;
         double err;
         switch (kind) {
@@ -188,6 +199,7 @@ final class SseFloat {
 
     private static long fast32(SoftFloat sf, int kind, long ab, long bb) {
         double x = Float.intBitsToFloat((int) ab), y = Float.intBitsToFloat((int) bb);
+        if (!inRange(x, 0x1p-100, 0x1p100) || !inRange(y, 0x1p-100, 0x1p100)) return NO_FAST;
         double d;
         double err;
         switch (kind) {
@@ -203,6 +215,11 @@ final class SseFloat {
         if (d == 0 && (kind == MUL || kind == DIV) && x != 0 && (kind == DIV || y != 0)) return NO_FAST;
         sf.fastInexact = err != 0 || r != d;
         return Float.floatToRawIntBits(r) & 0xFFFFFFFFL;
+    }
+
+    private static boolean inRange(double v, double lo, double hi) {
+        double m = Math.abs(v);
+        return m == 0 || (m >= lo && m <= hi);
     }
 
     private static double twoSumErr(double a, double b, double s) {
@@ -228,7 +245,7 @@ final class SseFloat {
             sf.flags |= IE;
             return b;
         }
-        if (ca == DENORMAL || cb == DENORMAL) sf.flags |= DE;
+        sf.denormalOperand = ca == DENORMAL || cb == DENORMAL;
         if (ca == ZERO && cb == ZERO) return b;
         double x = toDouble(a, f), y = toDouble(b, f);
         if (kind == MIN) return x < y ? a : b;

@@ -77,6 +77,7 @@ public final class X87 {
     private void push(int s, long m) {
         top = (top - 1) & 7;
         if (!empty(0)) {
+            sf.denormalOperand = false;
             fsw |= IE | SF | C1;
             s = INDEF_SE;
             m = INDEF_MANT;
@@ -113,6 +114,7 @@ public final class X87 {
     private void begin() {
         sf.flags = 0;
         sf.ftz = false;
+        sf.denormalOperand = false;
     }
 
     private void end() {
@@ -138,8 +140,8 @@ public final class X87 {
             case 4 -> arith(reg, 0, fromF64(c.read(a, 8)), true);
             case 6 -> arith(reg, 0, fromInt(Cpu.sext(c.read(a, 2), 2)), true);
             case 1 -> { switch (reg) {
-                case 0 -> { long m = fromF32(c.read(a, 4)); push(tmpSe, m); }
-                case 2, 3 -> { if (storeCheck(c, a, 4)) { c.write(a, 4, toFloat(F32)); if (reg == 3) pop(); } }
+                case 0 -> { long m = fromF32(c.read(a, 4)); push(tmpSe, quietOnLoad(tmpSe, m)); sf.settleDenormal(0); }
+                case 2, 3 -> { c.write(a, 4, storeCheck(c, a, 4) ? toFloat(F32) : 0xFFC00000L); if (reg == 3) pop(); }
                 case 4 -> loadEnv(c, a, i.sz == 2);
                 case 5 -> fcw = (int) c.read(a, 2) | 0x40;
                 case 6 -> storeEnv(c, a, i.sz == 2);
@@ -148,24 +150,21 @@ public final class X87 {
             } }
             case 3 -> { switch (reg) {
                 case 0 -> { long m = fromInt(Cpu.sext(c.read(a, 4), 4)); push(tmpSe, m); }
-                case 1, 2, 3 -> { if (storeCheck(c, a, 4)) { c.write(a, 4, toInt(32, reg == 1)); if (reg != 2) pop(); } }
+                case 1, 2, 3 -> { c.write(a, 4, storeCheck(c, a, 4) ? toInt(32, reg == 1) : 0x80000000L); if (reg != 2) pop(); }
                 case 5 -> { long m = c.read(a, 8); int s = (int) c.read(a + 8, 2); push(s, m); }
                 case 7 -> {
-                    if (storeCheck(c, a, 10)) {
-                        c.mmu.probeWrite(a, 10);
-                        c.write(a, 8, mant[phys(0)]);
-                        c.write(a + 8, 2, se[phys(0)]);
-                        pop();
-                    }
+                    boolean ok = storeCheck(c, a, 10);
+                    fsw &= ~C1;
+                    c.write(a, 8, ok ? mant[phys(0)] : INDEF_MANT);
+                    c.write(a + 8, 2, ok ? se[phys(0)] : INDEF_SE);
+                    pop();
                 }
                 default -> throw c.fault(Vectors.UD);
             } }
             case 5 -> { switch (reg) {
-                case 0 -> { long m = fromF64(c.read(a, 8)); push(tmpSe, m); }
-                case 1, 2, 3 -> {
-                    if (reg == 1) { if (storeCheck(c, a, 8)) { c.write(a, 8, toInt(64, true)); pop(); } }
-                    else if (storeCheck(c, a, 8)) { c.write(a, 8, toFloat(F64)); if (reg == 3) pop(); }
-                }
+                case 0 -> { long m = fromF64(c.read(a, 8)); push(tmpSe, quietOnLoad(tmpSe, m)); sf.settleDenormal(0); }
+                case 1 -> { c.write(a, 8, storeCheck(c, a, 8) ? toInt(64, true) : Long.MIN_VALUE); pop(); }
+                case 2, 3 -> { c.write(a, 8, storeCheck(c, a, 8) ? toFloat(F64) : 0xFFF8000000000000L); if (reg == 3) pop(); }
                 case 4 -> { loadEnv(c, a, i.sz == 2); loadRegs(c, a + (i.sz == 2 ? 14 : 28)); }
                 case 6 -> { storeEnv(c, a, i.sz == 2); storeRegs(c, a + (i.sz == 2 ? 14 : 28)); reset(); }
                 case 7 -> c.write(a, 2, statusWord());
@@ -173,22 +172,30 @@ public final class X87 {
             } }
             default -> { switch (reg) { // 7 (DF)
                 case 0 -> { long m = fromInt(Cpu.sext(c.read(a, 2), 2)); push(tmpSe, m); }
-                case 1, 2, 3 -> { if (storeCheck(c, a, 2)) { c.write(a, 2, toInt(16, reg == 1)); if (reg != 2) pop(); } }
+                case 1, 2, 3 -> { c.write(a, 2, storeCheck(c, a, 2) ? toInt(16, reg == 1) : 0x8000); if (reg != 2) pop(); }
                 case 5 -> { long m = fromInt(c.read(a, 8)); push(tmpSe, m); }
-                case 7 -> { if (storeCheck(c, a, 8)) { c.write(a, 8, toInt(64, false)); pop(); } }
+                case 7 -> { c.write(a, 8, storeCheck(c, a, 8) ? toInt(64, false) : Long.MIN_VALUE); pop(); }
                 default -> throw c.fault(Vectors.UD); // FBLD/FBSTP: not implemented
             } }
         }
     }
 
-    /** For a store from ST(0): on underflow stores the indefinite value (and still pops). */
+    /**
+     * Before a store from ST(0): checks the destination is writable, and flags a stack underflow
+     * when ST(0) is empty; the caller then stores the indefinite value instead (the register is untouched).
+     */
     private boolean storeCheck(Cpu c, long a, int len) {
         c.mmu.probeWrite(a, len);
-        if (underflow(0)) {
-            set(0, INDEF_SE, INDEF_MANT);
-            setTag(phys(0), false);
+        return !underflow(0);
+    }
+
+    /** Loading an SNaN raises #I and loads it quieted. */
+    private long quietOnLoad(int s, long m) {
+        if ((s & 0x7FFF) == 0x7FFF && m != Long.MIN_VALUE && (m & 0x4000000000000000L) == 0) {
+            sf.flags |= IE;
+            return m | INDEF_MANT;
         }
-        return true;
+        return m;
     }
 
     // Conversions into 80-bit: the significand is returned, sign/exponent left in tmpSe.
@@ -204,12 +211,11 @@ public final class X87 {
             case ZERO -> { tmpSe = sign; return 0; }
             case INF -> { tmpSe = sign | 0x7FFF; return Long.MIN_VALUE; }
             case QNAN, SNAN -> {
-                if (cls == SNAN) sf.flags |= IE;
                 tmpSe = sign | 0x7FFF;
-                return Long.MIN_VALUE | INDEF_MANT | m;
+                return Long.MIN_VALUE | m;
             }
             case DENORMAL -> {
-                sf.flags |= DE;
+                sf.denormalOperand = true;
                 int shift = Long.numberOfLeadingZeros(m);
                 tmpSe = sign | (-126 + 16383 - shift);
                 return m << shift;
@@ -227,12 +233,11 @@ public final class X87 {
             case ZERO -> { tmpSe = sign; return 0; }
             case INF -> { tmpSe = sign | 0x7FFF; return Long.MIN_VALUE; }
             case QNAN, SNAN -> {
-                if (cls == SNAN) sf.flags |= IE;
                 tmpSe = sign | 0x7FFF;
-                return INDEF_MANT | m;
+                return Long.MIN_VALUE | m;
             }
             case DENORMAL -> {
-                sf.flags |= DE;
+                sf.denormalOperand = true;
                 int shift = Long.numberOfLeadingZeros(m);
                 tmpSe = sign | (-1022 + 16383 - shift);
                 return m << shift;
@@ -252,7 +257,12 @@ public final class X87 {
 
     /** ST(0) rounded to a float or double by RC (not PC). */
     private long toFloat(Fmt f) {
+        fsw &= ~C1;
         int p = phys(0);
+        if (unsupported(se[p], mant[p])) {
+            sf.flags |= IE;
+            return f.kind() == K32 ? 0xFFC00000L : 0xFFF8000000000000L;
+        }
         unpack80(se[p], mant[p], va);
         switch (va.cls) {
             case ZERO -> { return zero(va.neg, f); }
@@ -263,15 +273,21 @@ public final class X87 {
                 if (f.kind() == K32) return (va.neg ? 0x80000000L : 0) | 0x7F800000L | (frac >>> 40);
                 return (va.neg ? Long.MIN_VALUE : 0) | 0x7FF0000000000000L | (frac >>> 11);
             }
-            case DENORMAL -> sf.flags |= DE;
-            default -> { }
+            default -> { } // a denormal source is not reported (#D) by a store
         }
-        return sf.round(va.neg, big(va.mant), va.exp, false, f, rc());
+        long r = sf.round(va.neg, big(va.mant), va.exp, false, f, rc());
+        if (sf.roundedUp) fsw |= C1;
+        return r;
     }
 
     /** ST(0) to a 16/32/64-bit integer, rounded by RC or truncated; invalid gives the indefinite. */
     private long toInt(int bits, boolean truncate) {
+        fsw &= ~C1;
         int p = phys(0);
+        if (unsupported(se[p], mant[p])) {
+            sf.flags |= IE;
+            return bits == 64 ? Long.MIN_VALUE : (1L << (bits - 1));
+        }
         unpack80(se[p], mant[p], va);
         long indefinite = 1L << (bits - 1);
         long mask = bits == 64 ? -1L : (1L << bits) - 1;
@@ -298,11 +314,18 @@ public final class X87 {
                     case RC_UP -> !va.neg;
                     default -> false;
                 };
-                if (up) q = q.add(BigInteger.ONE);
+                if (up) {
+                    q = q.add(BigInteger.ONE);
+                    fsw |= C1;
+                }
             }
         }
         BigInteger limit = BigInteger.ONE.shiftLeft(bits - 1);
-        if (va.neg ? q.compareTo(limit) > 0 : q.compareTo(limit) >= 0) { sf.flags |= IE; return indefinite & mask; }
+        if (va.neg ? q.compareTo(limit) > 0 : q.compareTo(limit) >= 0) {
+            sf.flags |= IE;
+            fsw &= ~C1;
+            return indefinite & mask;
+        }
         if (inexact) sf.flags |= PE;
         long v = q.longValue();
         return (va.neg ? -v : v) & mask;
@@ -336,11 +359,15 @@ public final class X87 {
             }
             case 5 -> {
                 switch (reg) {
-                    case 0 -> setTag(phys(rm), true); // FFREE
+                    case 0 -> { setTag(phys(rm), true); fsw &= ~C1; } // FFREE
                     case 2, 3 -> {
-                        if (underflow(0)) { set(0, INDEF_SE, INDEF_MANT); }
-                        int p = phys(0);
-                        set(rm, se[p], mant[p]);
+                        fsw &= ~C1;
+                        if (underflow(0)) {
+                            set(rm, INDEF_SE, INDEF_MANT);
+                        } else {
+                            int p = phys(0);
+                            set(rm, se[p], mant[p]);
+                        }
                         if (reg == 3) pop();
                     }
                     case 4 -> compare(0, rm, true, 0, false);
@@ -361,7 +388,11 @@ public final class X87 {
     private void d9(Cpu c, int reg, int rm) {
         switch (reg) {
             case 0 -> { // FLD ST(i)
-                if (underflow(rm)) { push(INDEF_SE, INDEF_MANT); return; }
+                if (underflow(rm)) {
+                    top = (top - 1) & 7;
+                    set(0, INDEF_SE, INDEF_MANT);
+                    return;
+                }
                 int p = phys(rm);
                 push(se[p], mant[p]);
             }
@@ -396,11 +427,11 @@ public final class X87 {
             case 5 -> {
                 switch (rm) {
                     case 0 -> push(0x3FFF, Long.MIN_VALUE);              // FLD1
-                    case 1 -> push(0x4000, 0xD49A784BCD1B8AFEL);         // FLDL2T
-                    case 2 -> push(0x3FFF, 0xB8AA3B295C17F0BCL);         // FLDL2E
-                    case 3 -> push(0x4000, 0xC90FDAA22168C235L);         // FLDPI
-                    case 4 -> push(0x3FFD, 0x9A209A84FBCFF799L);         // FLDLG2
-                    case 5 -> push(0x3FFE, 0xB17217F7D1CF79ACL);         // FLDLN2
+                    case 1 -> constant(0x4000, 0xD49A784BCD1B8AFEL, false); // FLDL2T
+                    case 2 -> constant(0x3FFF, 0xB8AA3B295C17F0BBL, true);  // FLDL2E
+                    case 3 -> constant(0x4000, 0xC90FDAA22168C234L, true);  // FLDPI
+                    case 4 -> constant(0x3FFD, 0x9A209A84FBCFF798L, true);  // FLDLG2
+                    case 5 -> constant(0x3FFE, 0xB17217F7D1CF79ABL, true);  // FLDLN2
                     case 6 -> push(0, 0);                                // FLDZ
                     default -> throw c.fault(Vectors.UD);
                 }
@@ -427,6 +458,13 @@ public final class X87 {
         }
     }
 
+    /** Pushes a constant given truncated to 64 bits; it rounds up for RC=up, and for nearest when asked. */
+    private void constant(int se, long truncated, boolean nearestRoundsUp) {
+        int rc = rc();
+        boolean up = rc == RC_UP || (rc == RC_NEAREST && nearestRoundsUp);
+        push(se, up ? truncated + 1 : truncated);
+    }
+
     private void unary(int kind) {
         if (underflow(0)) { set(0, INDEF_SE, INDEF_MANT); return; }
         int p = phys(0);
@@ -439,6 +477,7 @@ public final class X87 {
         int s = se[p];
         int cc;
         if (empty(0)) cc = C3 | C0;
+        else if (unsupported(s, mant[p])) cc = 0;
         else {
             unpack80(s, mant[p], va);
             cc = switch (va.cls) {
@@ -461,7 +500,11 @@ public final class X87 {
             compareWith(dst, s, m, false, kind == 3 ? 1 : 0);
             return;
         }
-        if (underflow(dst)) { set(dst, INDEF_SE, INDEF_MANT); return; }
+        if (underflow(dst)) {
+            sf.denormalOperand = false;
+            set(dst, INDEF_SE, INDEF_MANT);
+            return;
+        }
         int p = phys(dst);
         binary(kind, dst, se[p], mant[p], s, m);
     }
@@ -483,20 +526,29 @@ public final class X87 {
 
     /** Computes (aS,aM) op (bS,bM) into ST(dst); kind: 0 add, 1 mul, 4 sub, 5 subr, 6 div, 7 divr. */
     private void binary(int kind, int dst, int aS, long aM, int bS, long bM) {
+        int before = sf.flags;
+        sf.flags = 0;
+        binaryOp(kind, dst, aS, aM, bS, bM);
+        sf.settleDenormal(before);
+    }
+
+    private void binaryOp(int kind, int dst, int aS, long aM, int bS, long bM) {
         if (kind == 5 || kind == 7) {
             int ts = aS; aS = bS; bS = ts;
             long tm = aM; aM = bM; bM = tm;
             kind--;
         }
+        if (unsupported(aS, aM) || unsupported(bS, bM)) { invalid(dst); return; }
         unpack80(aS, aM, va);
         unpack80(bS, bM, vb);
         fsw &= ~C1;
         if (va.cls >= QNAN || vb.cls >= QNAN) {
+            sf.denormalOperand = false;
             if (va.cls == SNAN || vb.cls == SNAN) sf.flags |= IE;
-            setNaN(dst, va.cls >= QNAN && vb.cls >= QNAN ? (Long.compareUnsigned(aM, bM) >= 0 ? 0 : 1) : va.cls >= QNAN ? 0 : 1, aS, aM, bS, bM);
+            setNaN(dst, pickNaN(va.cls, aS, aM, vb.cls, bS, bM), aS, aM, bS, bM);
             return;
         }
-        if (va.cls == DENORMAL || vb.cls == DENORMAL) sf.flags |= DE;
+        if (va.cls == DENORMAL || vb.cls == DENORMAL) sf.denormalOperand = true;
         boolean na = va.neg, nb = vb.neg;
         switch (kind) {
             case 0, 4 -> {
@@ -537,11 +589,29 @@ public final class X87 {
 
     private void store(int dst, long m) {
         set(dst, sf.hi80, m);
+        fsw = (fsw & ~C1) | (sf.roundedUp ? C1 : 0);
     }
 
     private void invalid(int dst) {
         sf.flags |= IE;
         set(dst, INDEF_SE, INDEF_MANT);
+    }
+
+    /** Unnormals, pseudo-NaNs and pseudo-infinities (integer bit clear, exponent nonzero): #I today. */
+    static boolean unsupported(int se, long m) {
+        int e = se & 0x7FFF;
+        return e != 0 && m >= 0;
+    }
+
+    /** Which NaN the x87 propagates: a QNaN over an SNaN, else the larger significand, else the first. */
+    private static int pickNaN(int ca, int as, long am, int cb, int bs, long bm) {
+        boolean an = ca >= QNAN, bn = cb >= QNAN;
+        if (!bn) return 0;
+        if (!an) return 1;
+        if (ca != cb) return ca == QNAN ? 0 : 1;
+        long x = am | INDEF_MANT, y = bm | INDEF_MANT;
+        if (x == y) return (as & 0x8000) == 0 ? 0 : 1; // equal significands: the positive one
+        return Long.compareUnsigned(x, y) > 0 ? 0 : 1;
     }
 
     /** NaN result: the quieted NaN operand (the larger significand when both are NaNs). */
@@ -553,6 +623,7 @@ public final class X87 {
     private void sqrt() {
         if (underflow(0)) { set(0, INDEF_SE, INDEF_MANT); return; }
         int p = phys(0);
+        if (unsupported(se[p], mant[p])) { invalid(0); return; }
         unpack80(se[p], mant[p], va);
         fsw &= ~C1;
         switch (va.cls) {
@@ -568,14 +639,17 @@ public final class X87 {
     }
 
     private void frndint() {
+        fsw &= ~C1;
         if (underflow(0)) { set(0, INDEF_SE, INDEF_MANT); return; }
         int p = phys(0);
+        if (unsupported(se[p], mant[p])) { invalid(0); return; }
         unpack80(se[p], mant[p], va);
         if (va.cls == SNAN) { sf.flags |= IE; set(0, se[p], mant[p] | INDEF_MANT); return; }
         if (va.cls != NORMAL && va.cls != DENORMAL) return;
+        if (va.cls == DENORMAL) sf.flags |= DE;
         if (va.exp >= 0) return;
         long r = toIntegralValue();
-        store(0, r);
+        set(0, sf.hi80, r); // C1 was set by the integer rounding
     }
 
     /** Rounds ST(0) (unpacked in va, exp < 0) to an integer value by RC, as an 80-bit value. */
@@ -594,6 +668,9 @@ public final class X87 {
                 default -> false;
             };
             if (up) q = q.add(BigInteger.ONE);
+            fsw = (fsw & ~C1) | (up ? C1 : 0);
+        } else {
+            fsw &= ~C1;
         }
         int flagsBefore = sf.flags;
         long r = sf.round(va.neg, q, 0, false, F80, RC_ZERO);
@@ -602,15 +679,19 @@ public final class X87 {
     }
 
     private void fscale() {
+        fsw &= ~C1;
         if (underflow(0) | underflow(1)) { set(0, INDEF_SE, INDEF_MANT); return; }
         int p0 = phys(0), p1 = phys(1);
+        if (unsupported(se[p0], mant[p0]) || unsupported(se[p1], mant[p1])) { invalid(0); return; }
         unpack80(se[p0], mant[p0], va);
         unpack80(se[p1], mant[p1], vb);
         if (va.cls >= QNAN || vb.cls >= QNAN) {
             if (va.cls == SNAN || vb.cls == SNAN) sf.flags |= IE;
-            setNaN(0, va.cls >= QNAN ? 0 : 1, se[p0], mant[p0], se[p1], mant[p1]);
+            setNaN(0, pickNaN(va.cls, se[p0], mant[p0], vb.cls, se[p1], mant[p1]), se[p0], mant[p0], se[p1], mant[p1]);
             return;
         }
+        if (vb.cls == INF && ((va.cls == ZERO && !vb.neg) || (va.cls == INF && vb.neg))) { invalid(0); return; }
+        if (va.cls == DENORMAL || vb.cls == DENORMAL) sf.flags |= DE;
         if (va.cls == ZERO || va.cls == INF) return;
         if (vb.cls == INF) {
             if (vb.neg) set(0, se[p0] & 0x8000, 0);
@@ -625,35 +706,82 @@ public final class X87 {
             n = ip.min(BigInteger.valueOf(1 << 20)).longValue();
             if (vb.neg) n = -n;
         }
-        if (va.cls == DENORMAL) sf.flags |= DE;
-        store(0, sf.round(va.neg, big(va.mant), (int) (va.exp + n), false, precision(), rc()));
+        store(0, sf.round(va.neg, big(va.mant), (int) (va.exp + n), false, F80, rc())); // PC does not apply to FSCALE
     }
 
     private void fxtract() {
-        if (underflow(0)) { set(0, INDEF_SE, INDEF_MANT); return; }
+        if (underflow(0)) { // C1 = 0: underflow
+            set(0, INDEF_SE, INDEF_MANT);
+            top = (top - 1) & 7;
+            set(0, INDEF_SE, INDEF_MANT);
+            return;
+        }
+        if (!empty(7)) { // the push would overflow: C1 = 1
+            set(0, INDEF_SE, INDEF_MANT);
+            push(INDEF_SE, INDEF_MANT);
+            return;
+        }
         int p = phys(0);
-        unpack80(se[p], mant[p], va);
-        if (va.cls != NORMAL) { transcendentalInvalid(); return; }
-        int e = (se[p] & 0x7FFF) - 16383;
-        long sig = mant[p];
-        int sigSe = (se[p] & 0x8000) | 16383;
-        long em = fromInt(e);
-        set(0, tmpSe, em);
-        push(sigSe, sig);
+        int s = se[p];
+        long m = mant[p];
+        if (unsupported(s, m)) {
+            invalid(0);
+            push(INDEF_SE, INDEF_MANT);
+            return;
+        }
+        unpack80(s, m, va);
+        int sign = s & 0x8000;
+        switch (va.cls) {
+            case QNAN, SNAN -> {
+                if (va.cls == SNAN) sf.flags |= IE;
+                set(0, s, m | INDEF_MANT);
+                push(s, m | INDEF_MANT);
+            }
+            case ZERO -> {
+                sf.flags |= ZE;
+                set(0, 0xFFFF, Long.MIN_VALUE); // exponent -inf
+                push(sign, 0);
+            }
+            case INF -> {
+                set(0, 0x7FFF, Long.MIN_VALUE);
+                push(s, m);
+            }
+            default -> {
+                if (va.cls == DENORMAL) sf.flags |= DE;
+                int shift = Long.numberOfLeadingZeros(m);
+                int e = (s & 0x7FFF) - 16383 - shift + (va.cls == DENORMAL ? 1 : 0);
+                long em = fromInt(e);
+                set(0, tmpSe, em);
+                push(sign | 16383, m << shift);
+            }
+        }
     }
 
     /** FPREM / FPREM1: partial remainder with the quotient's low bits in C0, C3, C1. */
     private void fprem(boolean ieee) {
-        if (underflow(0) | underflow(1)) { set(0, INDEF_SE, INDEF_MANT); return; }
-        int p0 = phys(0), p1 = phys(1);
-        unpack80(se[p0], mant[p0], va);
-        unpack80(se[p1], mant[p1], vb);
-        if (va.cls >= QNAN || vb.cls >= QNAN || va.cls == INF || vb.cls == ZERO) {
-            if (va.cls >= QNAN || vb.cls >= QNAN) setNaN(0, va.cls >= QNAN ? 0 : 1, se[p0], mant[p0], se[p1], mant[p1]);
-            else invalid(0);
+        if (underflow(0) | underflow(1)) {
+            set(0, INDEF_SE, INDEF_MANT);
             fsw &= ~C2;
             return;
         }
+        int p0 = phys(0), p1 = phys(1);
+        if (unsupported(se[p0], mant[p0]) || unsupported(se[p1], mant[p1])) {
+            invalid(0);
+            fsw &= ~(C1 | C2);
+            return;
+        }
+        unpack80(se[p0], mant[p0], va);
+        unpack80(se[p1], mant[p1], vb);
+        if (va.cls >= QNAN || vb.cls >= QNAN || va.cls == INF || vb.cls == ZERO) {
+            if (va.cls >= QNAN || vb.cls >= QNAN) {
+                if (va.cls == SNAN || vb.cls == SNAN) sf.flags |= IE;
+                setNaN(0, pickNaN(va.cls, se[p0], mant[p0], vb.cls, se[p1], mant[p1]), se[p0], mant[p0], se[p1], mant[p1]);
+            }
+            else invalid(0);
+            fsw &= ~(C1 | C2);
+            return;
+        }
+        if (va.cls == DENORMAL || vb.cls == DENORMAL) sf.flags |= DE;
         if (va.cls == ZERO || vb.cls == INF) { fsw &= ~(C0 | C1 | C2 | C3); return; }
         int expDiff = (va.exp + 63 - Long.numberOfLeadingZeros(va.mant)) - (vb.exp + 63 - Long.numberOfLeadingZeros(vb.mant));
         BigInteger a = big(va.mant), b = big(vb.mant);
@@ -665,7 +793,7 @@ public final class X87 {
             BigInteger x = a.shiftLeft(va.exp - e), y = b.shiftLeft(vb.exp - e).shiftLeft(scale);
             BigInteger r = x.mod(y);
             store(0, sf.round(va.neg, r, e, false, F80, RC_ZERO));
-            fsw = (fsw | C2);
+            fsw = (fsw & ~(C0 | C1 | C3)) | C2;
             return;
         }
         BigInteger x = a.shiftLeft(va.exp - e), y = b.shiftLeft(vb.exp - e);
@@ -753,13 +881,20 @@ public final class X87 {
 
     /** -1 less, 0 equal, 1 greater, 2 unordered; raises IE as FCOM (any NaN) or FUCOM (SNaN) do. */
     private int cmp(int aS, long aM, int bS, long bM, boolean unordered) {
+        if (unsupported(aS, aM) || unsupported(bS, bM)) {
+            sf.denormalOperand = false;
+            sf.flags |= IE;
+            return 2;
+        }
         unpack80(aS, aM, va);
         unpack80(bS, bM, vb);
         if (va.cls >= QNAN || vb.cls >= QNAN) {
+            sf.denormalOperand = false;
             if (!unordered || va.cls == SNAN || vb.cls == SNAN) sf.flags |= IE;
             return 2;
         }
-        if (va.cls == DENORMAL || vb.cls == DENORMAL) sf.flags |= DE;
+        if (va.cls == DENORMAL || vb.cls == DENORMAL || sf.denormalOperand) sf.flags |= DE;
+        sf.denormalOperand = false;
         return Integer.signum(compareValues());
     }
 
@@ -802,7 +937,6 @@ public final class X87 {
             default -> Flags.ZF | Flags.PF | Flags.CF;
         };
         c.setStatus(Flags.ARITH, fl);
-        fsw &= ~C1;
         if (popAfter) pop();
     }
 
