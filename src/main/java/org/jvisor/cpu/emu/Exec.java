@@ -93,7 +93,10 @@ final class Exec {
             case Op.POPF -> Flow.popf(c, i);
             case Op.ENTER -> Flow.enter(c, i);
             case Op.LEAVE -> Flow.leave(c, i);
-            case Op.HLT -> c.exitRequest = Cpu.EXIT_HALT;
+            case Op.HLT -> {
+                if (c.cpl != 0) throw c.fault(Vectors.GP, 0);
+                c.exitRequest = Cpu.EXIT_HALT;
+            }
             case Op.MOVS -> Strings.movs(c, i);
             case Op.STOS -> Strings.stos(c, i);
             case Op.LODS -> Strings.lods(c, i);

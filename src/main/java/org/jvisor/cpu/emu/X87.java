@@ -526,6 +526,7 @@ public final class X87 {
 
     /** Computes (aS,aM) op (bS,bM) into ST(dst); kind: 0 add, 1 mul, 4 sub, 5 subr, 6 div, 7 divr. */
     private void binary(int kind, int dst, int aS, long aM, int bS, long bM) {
+        fsw &= ~C1;
         int before = sf.flags;
         sf.flags = 0;
         binaryOp(kind, dst, aS, aM, bS, bM);

@@ -310,6 +310,14 @@ final class CaseGen {
         add("cmpxchg8b", 1, a -> { Mem m = a.mem(8, 8); a.insn(0, false, new int[] {0x0F, 0xC7}, 1, m, 0, 0, false, false); flags(a, ZF, 0); });
         add("cmpxchg16b", 1, a -> { Mem m = a.mem(16, 16); a.insn(0, true, new int[] {0x0F, 0xC7}, 1, m, 0, 0, false, false); flags(a, ZF, 0); });
         add("lock.add", 1, a -> { Mem m = a.mem(8, 8); a.out.write(0xF0); a.insn(0, true, new int[] {0x01}, a.gpr(), m, 0, 0, false, false); fixLock(a); flags(a, ALL, 0); });
+        add("lock.reg.ud", 1, a -> { a.mark(); a.out.write(0xF0); a.out.write(0x01); a.out.write(0xC0 | a.rnd.nextInt(64) & 0x3B); });
+        add("invalid.ud", 1, a -> {
+            int[][] bad = {{0x0F, 0x0B}, {0x06}, {0x07}, {0x0E}, {0x16}, {0x17}, {0x1E}, {0x1F}, {0x27}, {0x2F}, {0x37},
+                    {0x3F}, {0x60}, {0x61}, {0xCE}, {0xD4, 0x0A}, {0xD5, 0x0A}, {0x0F, 0xFF, 0xC0}, {0x0F, 0xB9, 0xC0}};
+            int[] b = bad[a.rnd.nextInt(bad.length)];
+            a.mark();
+            for (int x : b) a.out.write(x);
+        });
         add("lahf", 1, a -> { needFlags(a); a.mark(); a.out.write(0x9F); });
         add("sahf", 1, a -> { a.mark(); a.out.write(0x9E); flags(a, CF | PF | AF | ZF | SF, 0); });
         add("clc", 1, a -> { a.mark(); a.out.write(0xF8); flags(a, CF, 0); });
@@ -699,6 +707,11 @@ final class CaseGen {
         add("cvttpd2dq", 1, a -> sse(a, P66, new int[] {0x0F, 0xE6}, 16, 16, -1));
         add("cvtdq2pd", 1, a -> sse(a, PF3, new int[] {0x0F, 0xE6}, 1, 8, -1));
         add("cvtpd2dq", 1, a -> sse(a, PF2, new int[] {0x0F, 0xE6}, 16, 16, -1));
+        add("movaps.misaligned", 1, a -> {
+            Mem m = a.mem(24, 8);
+            if ((m.target & 15) == 0) { m.target += 8; if (!m.ripRel) m.disp += 8; }
+            a.insn(0, false, new int[] {0x0F, 0x28}, a.rnd.nextInt(16), m, 0, 0, false, false);
+        });
         add("stmxcsr", 1, a -> { Mem m = a.mem(4, 4); a.insn(0, false, new int[] {0x0F, 0xAE}, 3, m, 0, 0, false, false); });
         add("ldmxcsr", 1, a -> {
             Mem m = a.mem(4, 4);
