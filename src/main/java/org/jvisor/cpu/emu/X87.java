@@ -783,7 +783,12 @@ public final class X87 {
             return;
         }
         if (va.cls == DENORMAL || vb.cls == DENORMAL) sf.flags |= DE;
-        if (va.cls == ZERO || vb.cls == INF) { fsw &= ~(C0 | C1 | C2 | C3); return; }
+        if (va.cls == ZERO || vb.cls == INF) {
+            // The remainder is ST(0) itself; a pseudo-denormal comes out normalized.
+            if (va.cls == DENORMAL) store(0, sf.round(va.neg, big(va.mant), va.exp, false, F80, RC_ZERO));
+            fsw &= ~(C0 | C1 | C2 | C3);
+            return;
+        }
         int expDiff = (va.exp + 63 - Long.numberOfLeadingZeros(va.mant)) - (vb.exp + 63 - Long.numberOfLeadingZeros(vb.mant));
         BigInteger a = big(va.mant), b = big(vb.mant);
         int e = Math.min(va.exp, vb.exp);

@@ -28,7 +28,7 @@ class DecoderFuzzTest {
 
     @Test
     void decoderTakesAnyBytes() {
-        long seed = Long.getLong("jvisor.fuzz.seed", System.nanoTime());
+        long seed = org.jvisor.cpu.emu.diff.DifferentialTest.seed("jvisor.fuzz.seed");
         SplittableRandom r = new SplittableRandom(seed);
         Decoder d = new Decoder();
         byte[] code = new byte[32];
@@ -57,7 +57,7 @@ class DecoderFuzzTest {
 
     @Test
     void randomCodeEndsInAGuestVisibleExit() {
-        long seed = Long.getLong("jvisor.fuzz.seed", System.nanoTime());
+        long seed = org.jvisor.cpu.emu.diff.DifferentialTest.seed("jvisor.fuzz.seed");
         SplittableRandom r = new SplittableRandom(seed);
         try (GuestMemory mem = GuestMemory.allocate(1 << 20)) {
             Cpu cpu = new Cpu(mem);
