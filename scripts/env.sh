@@ -36,6 +36,6 @@ jvisor_jar="$jvisor_root/target/jvisor.jar"
 jvisor_build_if_stale() {
   if [ ! -f "$jvisor_jar" ] || [ -n "$(find "$jvisor_root/src/main" "$jvisor_root/pom.xml" -newer "$jvisor_jar" -print -quit)" ]; then
     echo "jvisor: building..." >&2
-    (cd "$jvisor_root" && mvn -B -q -DskipTests package) >&2 || { echo "jvisor: build failed" >&2; exit 2; }
+    (cd "$jvisor_root" && mvn -B -q -Dstyle.color=never -DskipTests package) >&2 || { echo "jvisor: build failed" >&2; exit 2; }
   fi
 }
