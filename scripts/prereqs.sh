@@ -3,6 +3,8 @@
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
+command -v qemu-img >/dev/null || need+=(qemu-utils)
+command -v objdump >/dev/null || need+=(binutils)
 command -v mvn >/dev/null || need+=(maven)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "prereqs: please install: ${need[*]}" >&2; exit 2; fi

@@ -151,7 +151,7 @@ public final class ImageOps {
                 }
                 below.flush();
             }
-            top.discard(0, top.size() & -q.header().clusterSize());
+            q.unallocate(0, (top.size() + q.header().clusterSize() - 1) & -q.header().clusterSize());
             top.flush();
         }
     }

@@ -574,6 +574,14 @@ public final class Qcow2Image implements DiskImage {
         }
     }
 
+    /** Drops every cluster of [offset, offset+length) (whole clusters) so it reads from the backing image again. */
+    public synchronized void unallocate(long offset, long length) throws BlockException {
+        checkWritable();
+        checkRange(offset, length);
+        long first = (offset + cs - 1) & -cs, last = (offset + length) & -cs;
+        if (first < last) setEntries(first >>> cb, (last >>> cb) - 1, 0);
+    }
+
     @Override
     public synchronized void discard(long offset, long length) throws BlockException {
         checkWritable();

@@ -39,7 +39,7 @@ public final class VhdImage extends ReadOnlyImage {
 
     /** Whether the footer cookie is at the end of a file of this length (footer is its last 512 bytes). */
     public static boolean probe(ByteBuffer footer) {
-        if (footer.remaining() < 8) return false;
+        if (footer.limit() < 8) return false;
         byte[] c = new byte[8];
         footer.get(0, c);
         return java.util.Arrays.equals(c, COOKIE);
