@@ -35,7 +35,7 @@ public final class Qcow2Check {
         Counter count = (off, what) -> {
             long c = off >>> cb;
             if (off < 0 || c >= refs.length) {
-                msgs.add(String.format("ERROR %s offset=%x beyond the end of the image", what, off));
+                note(msgs, "ERROR %s offset=%x beyond the end of the image", what, off);
                 corrupt[0]++;
                 return false;
             }
@@ -50,42 +50,56 @@ public final class Qcow2Check {
             long off = e & Qcow2Image.OFFSET_MASK;
             if (off == 0) continue;
             if ((off & (cs - 1)) != 0) {
-                msgs.add(String.format("ERROR refcount block offset %x unaligned", off));
+                note(msgs, "ERROR refcount block offset %x unaligned", off);
                 corrupt[0]++;
                 continue;
             }
             count.add(off, "refcount block");
         }
         List<long[]> l2Checks = new ArrayList<>();
-        walkL1(img, img.l1(), count, msgs, corrupt, true, l2Checks);
-        walkSnapshots(img, count, msgs, corrupt);
+        java.util.Set<Long> walked = new java.util.HashSet<>();
+        walkL1(img, img.l1(), count, msgs, corrupt, true, l2Checks, walked);
+        walkSnapshots(img, count, msgs, corrupt, walked);
 
         int leaks = 0, repaired = 0;
-        long maxCluster = Math.max(refs.length, (long) rt.length << img.refsPerBlockBits());
-        for (long c = 0; c < maxCluster; c++) {
-            long expected = c < refs.length ? refs[(int) c] : 0;
-            long stored;
+        // Compare stored and expected counts: every cluster of the file, and every cluster a (distinct)
+        // refcount block covers; work stays proportional to the file's real size.
+        int bits = img.refsPerBlockBits();
+        java.util.HashSet<Long> seenBlocks = new java.util.HashSet<>();
+        java.util.TreeSet<Long> ranges = new java.util.TreeSet<>();
+        for (int bi = 0; bi < rt.length; bi++) {
+            long off = rt[bi] & Qcow2Image.OFFSET_MASK;
+            if (off != 0 && (off & (cs - 1)) == 0 && seenBlocks.add(off)) ranges.add((long) bi);
+        }
+        long fileBlocks = ((long) refs.length + (1L << bits) - 1) >>> bits;
+        for (long bi = 0; bi < fileBlocks; bi++) ranges.add(bi);
+        outer:
+        for (long bi : ranges) {
+            byte[] block;
             try {
-                stored = img.refcount(c);
+                block = img.refBlockAt(bi);
             } catch (BlockException e) {
-                msgs.add("ERROR reading refcount of cluster " + c + ": " + e.getMessage());
+                note(msgs, "ERROR reading refcount block " + bi + ": " + e.getMessage());
                 corrupt[0]++;
-                break;
+                continue;
             }
-            if (stored == expected) continue;
-            if (c >= refs.length && stored > 0 && c << cb >= fileEnd) {
-                // Counted clusters past the end of the file: a leak (a crash after allocation).
-            }
-            if (stored < expected) {
-                msgs.add(String.format("ERROR cluster %d refcount=%d reference=%d", c, stored, expected));
-                corrupt[0]++;
-            } else {
-                msgs.add(String.format("Leaked cluster %d refcount=%d reference=%d", c, stored, expected));
-                leaks++;
-                if (repairLeaks && !img.readOnly()) {
-                    img.setRefcount(c, expected);
-                    repaired++;
+            for (int i = 0; i < 1 << bits; i++) {
+                long c = (bi << bits) + i;
+                long expected = c < refs.length ? refs[(int) c] : 0;
+                long stored = block == null ? 0 : img.refEntry(block, i);
+                if (stored == expected) continue;
+                if (stored < expected) {
+                    note(msgs, "ERROR cluster %d refcount=%d reference=%d", c, stored, expected);
+                    corrupt[0]++;
+                } else {
+                    note(msgs, "Leaked cluster %d refcount=%d reference=%d", c, stored, expected);
+                    leaks++;
+                    if (repairLeaks && !img.readOnly()) {
+                        img.setRefcount(c, expected);
+                        repaired++;
+                    }
                 }
+                if (corrupt[0] + leaks > 100_000_000) break outer;
             }
         }
         // COPIED must be set exactly on clusters with refcount 1.
@@ -94,11 +108,21 @@ public final class Qcow2Check {
             boolean copied = l[1] != 0;
             long rc = img.refcount(off >>> cb);
             if (copied != (rc == 1)) {
-                msgs.add(String.format("ERROR OFLAG_COPIED %s: offset=%x refcount=%d", l[2] == 0 ? "L2 cluster" : "data cluster", off, rc));
+                note(msgs, "ERROR OFLAG_COPIED %s: offset=%x refcount=%d", l[2] == 0 ? "L2 cluster" : "data cluster", off, rc);
                 corrupt[0]++;
             }
         }
         return new Result(corrupt[0], leaks - repaired, msgs, fileEnd, repaired);
+    }
+
+    /** Keeps the report bounded however broken the image. */
+    private static void note(List<String> msgs, String m) {
+        if (msgs.size() < 1000) msgs.add(m);
+    }
+
+    /** Formats only what is kept: a badly broken image can have millions of errors. */
+    private static void note(List<String> msgs, String format, Object... args) {
+        if (msgs.size() < 1000) msgs.add(String.format(format, args));
     }
 
     @FunctionalInterface
@@ -110,19 +134,24 @@ public final class Qcow2Check {
         for (long o = off & -cs; o < off + len; o += cs) count.add(o, what);
     }
 
+    /**
+     * Counts the L2 tables an L1 table references, and the clusters of each L2 table the first time
+     * it is seen: an L2 table shared by several L1 tables (snapshots) holds one reference to its data.
+     */
     private static void walkL1(Qcow2Image img, long[] l1, Counter count, List<String> msgs, int[] corrupt,
-                               boolean active, List<long[]> copiedChecks) throws BlockException {
+                               boolean active, List<long[]> copiedChecks, java.util.Set<Long> walked) throws BlockException {
         long cs = img.cs;
         for (long e1 : l1) {
             long l2off = e1 & Qcow2Image.OFFSET_MASK;
             if (l2off == 0) continue;
             if ((l2off & (cs - 1)) != 0) {
-                msgs.add(String.format("ERROR L2 table offset %x unaligned", l2off));
+                note(msgs, "ERROR L2 table offset %x unaligned", l2off);
                 corrupt[0]++;
                 continue;
             }
             if (!count.add(l2off, "L2 table")) continue;
             if (active) copiedChecks.add(new long[] {l2off, e1 & Qcow2Image.COPIED, 0});
+            if (!walked.add(l2off)) continue;
             ByteBuffer b = ByteBuffer.allocate((int) cs);
             Qcow2Image.readFully(img.channel(), b, l2off, img.path());
             b.flip();
@@ -139,7 +168,7 @@ public final class Qcow2Check {
                 long off = e & Qcow2Image.OFFSET_MASK;
                 if (off == 0) continue;
                 if ((off & (cs - 1)) != 0) {
-                    msgs.add(String.format("ERROR data cluster offset %x unaligned", off));
+                    note(msgs, "ERROR data cluster offset %x unaligned", off);
                     corrupt[0]++;
                     continue;
                 }
@@ -148,11 +177,13 @@ public final class Qcow2Check {
         }
     }
 
-    private static void walkSnapshots(Qcow2Image img, Counter count, List<String> msgs, int[] corrupt) throws BlockException {
+    private static void walkSnapshots(Qcow2Image img, Counter count, List<String> msgs, int[] corrupt,
+                                      java.util.Set<Long> walked) throws BlockException {
         Qcow2Header h = img.h;
         if (h.nbSnapshots == 0) return;
         long at = h.snapshotsOffset;
         long fileEnd = img.fileEnd();
+        long l1Budget = fileEnd; // every snapshot's L1 table occupies its own space in the file
         for (int s = 0; s < h.nbSnapshots; s++) {
             ByteBuffer sh = ByteBuffer.allocate(40);
             Qcow2Image.readFully(img.channel(), sh, at, img.path());
@@ -161,7 +192,13 @@ public final class Qcow2Check {
             int idLen = sh.getShort(12) & 0xFFFF, nameLen = sh.getShort(14) & 0xFFFF;
             int extra = sh.getInt(36);
             if (l1size < 0 || l1off < 0 || l1off + l1size * 8L > fileEnd || extra < 0 || extra > 1 << 16) {
-                msgs.add("ERROR snapshot " + s + " table entry invalid");
+                note(msgs, "ERROR snapshot " + s + " table entry invalid");
+                corrupt[0]++;
+                return;
+            }
+            l1Budget -= l1size * 8L;
+            if (l1Budget < 0) {
+                note(msgs, "ERROR snapshot L1 tables add up to more than the file");
                 corrupt[0]++;
                 return;
             }
@@ -170,7 +207,7 @@ public final class Qcow2Check {
             Qcow2Image.readFully(img.channel(), t, l1off, img.path());
             long[] l1 = new long[l1size];
             t.flip().asLongBuffer().get(l1);
-            walkL1(img, l1, count, msgs, corrupt, false, new ArrayList<>());
+            walkL1(img, l1, count, msgs, corrupt, false, new ArrayList<>(), walked);
             long len = 40L + extra + idLen + nameLen;
             at += (len + 7) & ~7L;
         }

@@ -306,7 +306,7 @@ public final class Qcow2Image implements DiskImage {
 
     /** Inflates a compressed cluster; its size is bounded by the entry's sector count and the file. */
     private byte[] decompress(long e) throws BlockException {
-        if (e == decompressedEntry) return decompressed;
+        if (decompressed != null && e == decompressedEntry) return decompressed;
         int x = 62 - (cb - 8);
         long host = e & ((1L << x) - 1);
         long sectors = ((e & ~COMPRESSED & ~COPIED) >>> x) + 1;
@@ -350,6 +350,18 @@ public final class Qcow2Image implements DiskImage {
         return b;
     }
 
+    /** The refcount block covering block index bi, or null when the table has none. */
+    byte[] refBlockAt(long bi) throws BlockException {
+        if (bi < 0 || bi >= refTable.length) return null;
+        long off = refTable[(int) bi] & OFFSET_MASK;
+        return off == 0 ? null : refBlock(off);
+    }
+
+    /** Entry i of a refcount block. */
+    long refEntry(byte[] block, int i) {
+        return getRef(block, i);
+    }
+
     long refcount(long cluster) throws BlockException {
         long bi = cluster >>> refsPerBlockBits;
         if (bi >= refTable.length) return 0;
@@ -358,14 +370,12 @@ public final class Qcow2Image implements DiskImage {
         return getRef(refBlock(off), (int) (cluster & ((1L << refsPerBlockBits) - 1)));
     }
 
+    /** Refcount entry i of a block (big-endian, refBits wide), without allocating. */
     private long getRef(byte[] b, int i) {
-        ByteBuffer bb = ByteBuffer.wrap(b);
-        return switch (refBits) {
-            case 8 -> b[i] & 0xFF;
-            case 16 -> bb.getShort(i * 2) & 0xFFFF;
-            case 32 -> bb.getInt(i * 4) & 0xFFFFFFFFL;
-            default -> bb.getLong(i * 8);
-        };
+        int bytes = refBits >>> 3;
+        long v = 0;
+        for (int k = 0, at = i * bytes; k < bytes; k++) v = v << 8 | (b[at + k] & 0xFF);
+        return v;
     }
 
     private void setRef(byte[] b, long blockOff, int i, long v) throws BlockException {
@@ -523,7 +533,7 @@ public final class Qcow2Image implements DiskImage {
         t[l2i] = fresh | COPIED;
         writeLong(l2off + l2i * 8L, t[l2i]);
         release(e);
-        if (e == decompressedEntry) decompressedEntry = -1;
+        if (e == decompressedEntry) decompressed = null;
     }
 
     /** Sets whole-cluster L2 entries in [first, last] to {@code entry} (0 or ZERO), releasing old clusters. */
@@ -539,7 +549,7 @@ public final class Qcow2Image implements DiskImage {
             t[l2i] = entry;
             writeLong(l2off + l2i * 8L, entry);
             release(old);
-            if (old == decompressedEntry) decompressedEntry = -1;
+            if (old == decompressedEntry) decompressed = null;
         }
     }
 
