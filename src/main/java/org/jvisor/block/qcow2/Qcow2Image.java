@@ -13,6 +13,7 @@ import java.util.zip.Inflater;
 import org.jvisor.block.BlockException;
 import org.jvisor.block.BlockException.Kind;
 import org.jvisor.block.DiskImage;
+import org.jvisor.block.FileIo;
 import org.jvisor.block.raw.HostFiles;
 
 /**
@@ -182,26 +183,11 @@ public final class Qcow2Image implements DiskImage {
     // =========================== low-level I/O ===========================
 
     static void readFully(FileChannel ch, ByteBuffer b, long pos, Path path) throws BlockException {
-        try {
-            while (b.hasRemaining()) {
-                int n = ch.read(b, pos);
-                if (n < 0) {
-                    while (b.hasRemaining()) b.put((byte) 0); // past the end of the file reads as zeros
-                    return;
-                }
-                pos += n;
-            }
-        } catch (IOException e) {
-            throw new BlockException(Kind.IO, path + ": read failed: " + e.getMessage(), e);
-        }
+        FileIo.readFully(ch, b, pos, path);
     }
 
     static void writeFully(FileChannel ch, ByteBuffer b, long pos, Path path) throws BlockException {
-        try {
-            while (b.hasRemaining()) pos += ch.write(b, pos);
-        } catch (IOException e) {
-            throw new BlockException(Kind.IO, path + ": write failed: " + e.getMessage(), e);
-        }
+        FileIo.writeFully(ch, b, pos, path);
     }
 
     private long fileSize() throws BlockException {
@@ -300,8 +286,7 @@ public final class Qcow2Image implements DiskImage {
     }
 
     private static void zero(ByteBuffer b) {
-        while (b.remaining() >= 8) b.putLong(0);
-        while (b.hasRemaining()) b.put((byte) 0);
+        FileIo.zero(b);
     }
 
     /** Inflates a compressed cluster; its size is bounded by the entry's sector count and the file. */

@@ -10,6 +10,7 @@ import java.nio.file.StandardOpenOption;
 import org.jvisor.block.BlockException;
 import org.jvisor.block.BlockException.Kind;
 import org.jvisor.block.DiskImage;
+import org.jvisor.block.FileIo;
 
 /** A raw image: the file is the disk. Positional I/O, so concurrent requests need no lock. */
 public final class RawImage implements DiskImage {
@@ -72,31 +73,14 @@ public final class RawImage implements DiskImage {
     @Override
     public void read(long offset, ByteBuffer dst) throws BlockException {
         checkRange(offset, dst.remaining());
-        try {
-            long pos = offset;
-            while (dst.hasRemaining()) {
-                int n = ch.read(dst, pos);
-                if (n < 0) { // a file shorter than its size reads as zeros past its end
-                    while (dst.hasRemaining()) dst.put((byte) 0);
-                    break;
-                }
-                pos += n;
-            }
-        } catch (IOException e) {
-            throw new BlockException(Kind.IO, path + ": read failed: " + e.getMessage(), e);
-        }
+        FileIo.readFully(ch, dst, offset, path);
     }
 
     @Override
     public void write(long offset, ByteBuffer src) throws BlockException {
         checkWritable();
         checkRange(offset, src.remaining());
-        try {
-            long pos = offset;
-            while (src.hasRemaining()) pos += ch.write(src, pos);
-        } catch (IOException e) {
-            throw new BlockException(Kind.IO, path + ": write failed: " + e.getMessage(), e);
-        }
+        FileIo.writeFully(ch, src, offset, path);
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.jvisor.block.BlockException;
 import org.jvisor.block.BlockException.Kind;
+import org.jvisor.block.FileIo;
 import org.jvisor.block.ReadOnlyImage;
 import org.jvisor.block.raw.HostFiles;
 
@@ -119,7 +120,7 @@ public final class VhdImage extends ReadOnlyImage {
             ByteBuffer part = dst.slice(dst.position(), n);
             long sector = bat[(int) blk];
             if (sector == 0xFFFFFFFFL) {
-                while (part.hasRemaining()) part.put((byte) 0);
+                FileIo.zero(part);
             } else {
                 read(ch, part, sector * 512 + bitmapBytes + in, path);
             }
@@ -128,19 +129,8 @@ public final class VhdImage extends ReadOnlyImage {
         }
     }
 
-    static void read(FileChannel ch, ByteBuffer b, long pos, Path path) throws BlockException {
-        try {
-            while (b.hasRemaining()) {
-                int n = ch.read(b, pos);
-                if (n < 0) {
-                    while (b.hasRemaining()) b.put((byte) 0);
-                    return;
-                }
-                pos += n;
-            }
-        } catch (IOException e) {
-            throw new BlockException(Kind.IO, path + ": read failed: " + e.getMessage(), e);
-        }
+    private static void read(FileChannel ch, ByteBuffer b, long pos, Path path) throws BlockException {
+        FileIo.readFully(ch, b, pos, path);
     }
 
     private static BlockException bad(Path p, String msg) {
@@ -148,11 +138,7 @@ public final class VhdImage extends ReadOnlyImage {
     }
 
     private static void close(FileChannel c) {
-        try {
-            c.close();
-        } catch (IOException ignored) {
-            // closing on an error path
-        }
+        FileIo.closeQuietly(c);
     }
 
     @Override

@@ -14,6 +14,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jvisor.block.BlockException;
 import org.jvisor.block.BlockException.Kind;
+import org.jvisor.block.FileIo;
 import org.jvisor.block.ReadOnlyImage;
 import org.jvisor.block.raw.HostFiles;
 
@@ -195,22 +196,11 @@ public final class VmdkImage extends ReadOnlyImage {
     }
 
     private static void zero(ByteBuffer b) {
-        while (b.hasRemaining()) b.put((byte) 0);
+        FileIo.zero(b);
     }
 
     static void read(FileChannel ch, ByteBuffer b, long pos, Path path) throws BlockException {
-        try {
-            while (b.hasRemaining()) {
-                int n = ch.read(b, pos);
-                if (n < 0) {
-                    zero(b);
-                    return;
-                }
-                pos += n;
-            }
-        } catch (IOException e) {
-            throw new BlockException(Kind.IO, path + ": read failed: " + e.getMessage(), e);
-        }
+        FileIo.readFully(ch, b, pos, path);
     }
 
     private static FileChannel openChannel(Path p) throws BlockException {
@@ -228,13 +218,7 @@ public final class VmdkImage extends ReadOnlyImage {
     }
 
     private static void closeAll(List<FileChannel> chs) {
-        for (FileChannel c : chs) {
-            try {
-                c.close();
-            } catch (IOException ignored) {
-                // closing on an error path
-            }
-        }
+        for (FileChannel c : chs) FileIo.closeQuietly(c);
     }
 
     @Override

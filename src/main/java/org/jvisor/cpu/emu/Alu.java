@@ -37,21 +37,7 @@ final class Alu {
     }
 
     static void aluEG(Cpu c, Insn i) {
-        int sz = i.sz;
-        long b = c.regOp(i, sz);
-        if (i.mem) {
-            long addr = c.ea(i);
-            long a = c.read(addr, sz);
-            long r = alu(c, i.aux, a, b, sz);
-            if (i.aux != CMP) c.write(addr, sz, r);
-        } else {
-            long a = sz == 1 ? c.getReg8(i.rm8) : c.getReg(i.rm, sz);
-            long r = alu(c, i.aux, a, b, sz);
-            if (i.aux != CMP) {
-                if (sz == 1) c.setReg8(i.rm8, r);
-                else c.setReg(i.rm, sz, r);
-            }
-        }
+        aluRm(c, i, c.regOp(i, i.sz));
     }
 
     static void aluGE(Cpu c, Insn i) {
@@ -61,8 +47,12 @@ final class Alu {
     }
 
     static void aluEI(Cpu c, Insn i) {
+        aluRm(c, i, i.imm & Cpu.mask(i.sz));
+    }
+
+    /** r/m = r/m (aux) b, computing the memory address once; CMP writes nothing. */
+    private static void aluRm(Cpu c, Insn i, long b) {
         int sz = i.sz;
-        long b = i.imm & Cpu.mask(sz);
         if (i.mem) {
             long addr = c.ea(i);
             long r = alu(c, i.aux, c.read(addr, sz), b, sz);
