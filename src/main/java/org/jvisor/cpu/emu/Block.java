@@ -6,12 +6,15 @@ final class Block {
     final long pa;
     final Insn[] insns;
     final int byteLen;
+    /** The decode mode it was decoded in (a mode switch must not reuse it). */
+    final int mode;
     boolean valid = true;
 
-    Block(long rip, long pa, Insn[] insns, int byteLen) {
+    Block(long rip, long pa, Insn[] insns, int byteLen, int mode) {
         this.rip = rip;
         this.pa = pa;
         this.insns = insns;
         this.byteLen = byteLen;
+        this.mode = mode;
     }
 }

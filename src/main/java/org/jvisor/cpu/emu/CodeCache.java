@@ -27,7 +27,10 @@ final class CodeCache {
     Block lookup(long rip) {
         int h = (int) (rip ^ (rip >>> 15)) & (SIZE - 1);
         Block b = table[h];
-        if (b != null && b.rip == rip && b.valid) return b;
+        // With paging, the same linear address may now map other code (a new CR3, a changed PTE).
+        if (b != null && b.rip == rip && b.valid && b.mode == cpu.mode && (!cpu.mmu.paging || b.pa == cpu.mmu.codeAddress(rip))) {
+            return b;
+        }
         b = build(rip);
         table[h] = b;
         return b;
@@ -54,7 +57,7 @@ final class CodeCache {
         }
         Insn[] insns = java.util.Arrays.copyOf(scratch, n);
         int len = sum(n);
-        Block b = new Block(rip, pa, insns, len);
+        Block b = new Block(rip, pa, insns, len, mode);
         long firstPage = pa >>> 12;
         long lastPa = cpu.mmu.codeAddress(rip + len - 1);
         register(firstPage, b);

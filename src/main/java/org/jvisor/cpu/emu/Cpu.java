@@ -31,6 +31,26 @@ public final class Cpu {
     /** Decoder mode derived from CS and EFER: {@link Decoder#MODE64}, MODE32 or MODE16. */
     public int mode = Decoder.MODE64;
 
+    // ---- System state ----
+    public static final long CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 0x10, CR0_NE = 0x20,
+            CR0_WP = 0x10000, CR0_AM = 0x40000, CR0_NW = 1L << 29, CR0_CD = 1L << 30, CR0_PG = 1L << 31;
+    public static final long CR4_PSE = 0x10, CR4_PAE = 0x20, CR4_PGE = 0x80, CR4_OSFXSR = 0x200,
+            CR4_OSXMMEXCPT = 0x400, CR4_FSGSBASE = 0x10000;
+    public static final long EFER_SCE = 1, EFER_LME = 0x100, EFER_LMA = 0x400, EFER_NXE = 0x800;
+    public long cr0 = CR0_ET | CR0_NW | CR0_CD, cr2, cr3, cr4, cr8;
+    public long efer;
+    public final long[] dr = {0, 0, 0, 0, 0xFFFF0FF0L, 0x400, 0xFFFF0FF0L, 0x400};
+    public long gdtBase, idtBase;
+    public int gdtLimit = 0xFFFF, idtLimit = 0xFFFF;
+    public int trSel, ldtrSel;
+    public long trBase, ldtrBase;
+    public int trLimit, ldtrLimit;
+    public final Msrs msrs = new Msrs();
+    /** Exceptions go through the guest's IDT (a machine) rather than ending run() (a bare test harness). */
+    public boolean deliverToGuest;
+    /** STI and MOV SS hold off interrupts until after the next instruction. */
+    boolean interruptShadow;
+
     // ---- SSE and x87 ----
     /** XMM registers as (low, high) pairs: xmm[2n] is bits 0-63 of XMMn. */
     public final long[] xmm = new long[32];
@@ -58,6 +78,26 @@ public final class Cpu {
         this.mmu = new Mmu(this, memory);
         this.code = new CodeCache(this);
         segAttr[Seg.CS] = 0;
+    }
+
+    /** After a change of CR0, CR4, EFER or CS: recompute long-mode activation, paging and the decode mode. */
+    public void updateMode() {
+        boolean pg = (cr0 & CR0_PG) != 0;
+        if (pg && (efer & EFER_LME) != 0) efer |= EFER_LMA;
+        else efer &= ~EFER_LMA;
+        boolean wasPaging = mmu.paging;
+        mmu.paging = pg;
+        if (wasPaging != pg) mmu.flushTlb();
+        if ((cr0 & CR0_PE) == 0) mode = Decoder.MODE16;
+        else if ((efer & EFER_LMA) != 0 && (segAttr[Seg.CS] & SEG_L) != 0) mode = Decoder.MODE64;
+        else mode = (segAttr[Seg.CS] & SEG_DB) != 0 ? Decoder.MODE32 : Decoder.MODE16;
+    }
+
+    static final int SEG_L = 0x2000;
+
+    /** Drops cached translations (CR3 reload, INVLPG of everything). */
+    public void flushTlb() {
+        mmu.flushTlb();
     }
 
     public MemorySegment ram() {

@@ -6,91 +6,300 @@ import java.nio.ByteOrder;
 import org.jvisor.memory.GuestMemory;
 
 /**
- * The CPU's view of memory: linear addresses to guest RAM. Paging is not enabled yet, so a
- * linear address is the physical one; an address outside RAM raises #PF with that address.
- * Writes to pages holding decoded code drop those blocks, so self-modifying code sees its stores.
+ * The CPU's view of memory: linear addresses through 4-level paging (when CR0.PG is set in long
+ * mode) to guest-physical RAM or, outside RAM, to the MMIO bus. Translations are cached in a
+ * software TLB, one table each for reads, writes and fetches, tagged with the user/supervisor
+ * mode; a write translation is only cached once the walk has set the Dirty bit. MMIO pages never
+ * enter the TLB. Writes to pages holding decoded code drop those blocks (self-modifying code).
  */
 final class Mmu {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final int PF_WRITE = 2, PF_USER = 4, PF_FETCH = 16;
+    static final int READ = 0, WRITE = 1, FETCH = 2;
+    static final int PF_P = 1, PF_WRITE = 2, PF_USER = 4, PF_RSVD = 8, PF_FETCH = 16;
+    static final long PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80, PTE_G = 0x100;
+    static final long PTE_NX = 1L << 63;
+    static final long ADDR = 0x000FFFFFFFFFF000L;
+    private static final int TLB_BITS = 10, TLB = 1 << TLB_BITS, TLB_MASK = TLB - 1;
+
+    /** Devices mapped at guest-physical addresses outside RAM. */
+    interface Mmio {
+        long read(long pa, int size);
+
+        void write(long pa, int size, long value);
+    }
 
     private final Cpu cpu;
     final MemorySegment ram;
     private final long ramSize;
     /** Per 4 KiB page: nonzero when decoded blocks were built from it. */
     final byte[] codePage;
+    /** Set from CR0.PG (4-level paging: the CPU refuses PG without long mode). */
+    boolean paging;
+    /** Without an MMIO bus, accesses outside RAM fault (as the user-mode tests want). */
+    Mmio mmio;
+
+    // TLB: tag = (virtual page << 1) | user, -1 when empty; value = physical page address.
+    private final long[] tagR = new long[TLB], physR = new long[TLB];
+    private final long[] tagW = new long[TLB], physW = new long[TLB];
+    private final long[] tagX = new long[TLB], physX = new long[TLB];
 
     Mmu(Cpu cpu, GuestMemory memory) {
         this.cpu = cpu;
         this.ram = memory.segment();
         this.ramSize = memory.size();
         this.codePage = new byte[(int) ((ramSize + 4095) >>> 12)];
+        flushTlb();
     }
 
-    private long check(long la, int len, int err) {
-        if (la < 0 || la > ramSize - len) throw cpu.pageFault(la, err);
-        return la;
+    void flushTlb() {
+        java.util.Arrays.fill(tagR, -1);
+        java.util.Arrays.fill(tagW, -1);
+        java.util.Arrays.fill(tagX, -1);
     }
 
-    int read8(long la) {
-        return ram.get(ValueLayout.JAVA_BYTE, check(la, 1, 0)) & 0xFF;
-    }
-
-    int read16(long la) {
-        return ram.get(SHORT, check(la, 2, 0)) & 0xFFFF;
-    }
-
-    int read32(long la) {
-        return ram.get(INT, check(la, 4, 0));
-    }
-
-    long read64(long la) {
-        return ram.get(LONG, check(la, 8, 0));
-    }
-
-    int fetch8(long la) {
-        return ram.get(ValueLayout.JAVA_BYTE, check(la, 1, PF_FETCH)) & 0xFF;
-    }
-
-    private void wrote(long pa, int len) {
-        if ((codePage[(int) (pa >>> 12)] | codePage[(int) ((pa + len - 1) >>> 12)]) != 0) {
-            cpu.code.invalidate(pa, len);
+    /** INVLPG: drops the translations of one page, for both privilege levels. */
+    void invalidatePage(long la) {
+        long vpn = la >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        for (long t : new long[] {vpn << 1, vpn << 1 | 1}) {
+            if (tagR[i] == t) tagR[i] = -1;
+            if (tagW[i] == t) tagW[i] = -1;
+            if (tagX[i] == t) tagX[i] = -1;
         }
     }
 
+    private long userBit() {
+        return cpu.cpl == 3 ? 1 : 0;
+    }
+
+    // =========================== fast paths ===========================
+
+    int read8(long la) {
+        long pa = paging ? cached(tagR, physR, la, 1, READ) : la;
+        if (pa >= 0 && pa < ramSize) return ram.get(ValueLayout.JAVA_BYTE, pa) & 0xFF;
+        return (int) slowRead(la, 1);
+    }
+
+    int read16(long la) {
+        long pa = paging ? cached(tagR, physR, la, 2, READ) : la;
+        if (pa >= 0 && pa <= ramSize - 2) return ram.get(SHORT, pa) & 0xFFFF;
+        return (int) slowRead(la, 2);
+    }
+
+    int read32(long la) {
+        long pa = paging ? cached(tagR, physR, la, 4, READ) : la;
+        if (pa >= 0 && pa <= ramSize - 4) return ram.get(INT, pa);
+        return (int) slowRead(la, 4);
+    }
+
+    long read64(long la) {
+        long pa = paging ? cached(tagR, physR, la, 8, READ) : la;
+        if (pa >= 0 && pa <= ramSize - 8) return ram.get(LONG, pa);
+        return slowRead(la, 8);
+    }
+
     void write8(long la, int v) {
-        long pa = check(la, 1, PF_WRITE);
-        wrote(pa, 1);
-        ram.set(ValueLayout.JAVA_BYTE, pa, (byte) v);
+        long pa = paging ? cached(tagW, physW, la, 1, WRITE) : la;
+        if (pa >= 0 && pa < ramSize && codePage[(int) (pa >>> 12)] == 0) ram.set(ValueLayout.JAVA_BYTE, pa, (byte) v);
+        else slowWrite(la, 1, v);
     }
 
     void write16(long la, int v) {
-        long pa = check(la, 2, PF_WRITE);
-        wrote(pa, 2);
-        ram.set(SHORT, pa, (short) v);
+        long pa = paging ? cached(tagW, physW, la, 2, WRITE) : la;
+        if (pa >= 0 && pa <= ramSize - 2 && (codePage[(int) (pa >>> 12)] | codePage[(int) ((pa + 1) >>> 12)]) == 0) ram.set(SHORT, pa, (short) v);
+        else slowWrite(la, 2, v);
     }
 
     void write32(long la, int v) {
-        long pa = check(la, 4, PF_WRITE);
-        wrote(pa, 4);
-        ram.set(INT, pa, v);
+        long pa = paging ? cached(tagW, physW, la, 4, WRITE) : la;
+        if (pa >= 0 && pa <= ramSize - 4 && (codePage[(int) (pa >>> 12)] | codePage[(int) ((pa + 3) >>> 12)]) == 0) ram.set(INT, pa, v);
+        else slowWrite(la, 4, v);
     }
 
     void write64(long la, long v) {
-        long pa = check(la, 8, PF_WRITE);
-        wrote(pa, 8);
-        ram.set(LONG, pa, v);
+        long pa = paging ? cached(tagW, physW, la, 8, WRITE) : la;
+        if (pa >= 0 && pa <= ramSize - 8 && (codePage[(int) (pa >>> 12)] | codePage[(int) ((pa + 7) >>> 12)]) == 0) ram.set(LONG, pa, v);
+        else slowWrite(la, 8, v);
+    }
+
+    int fetch8(long la) {
+        long pa = paging ? cached(tagX, physX, la, 1, FETCH) : la;
+        if (pa >= 0 && pa < ramSize) return ram.get(ValueLayout.JAVA_BYTE, pa) & 0xFF;
+        if (!paging && mmio == null) throw cpu.pageFault(la, PF_FETCH);
+        return (int) mmioRead(pa < 0 ? translate(la, FETCH) : pa, 1);
+    }
+
+    /** A TLB hit for an access that stays inside one page, else -1. */
+    private long cached(long[] tags, long[] phys, long la, int size, int kind) {
+        if ((la & 0xFFF) > 0x1000 - size) return -1;
+        long vpn = la >>> 12;
+        int i = (int) vpn & TLB_MASK;
+        if (tags[i] != (vpn << 1 | userBit())) return -1;
+        return phys[i] | (la & 0xFFF);
+    }
+
+    // =========================== slow paths ===========================
+
+    private long slowRead(long la, int size) {
+        if (((la ^ (la + size - 1)) & ~0xFFFL) != 0) {
+            long v = 0;
+            for (int k = size - 1; k >= 0; k--) v = v << 8 | readByteSlow(la + k);
+            return v;
+        }
+        long pa = translate(la, READ);
+        if (pa >= 0 && pa <= ramSize - size) {
+            return switch (size) {
+                case 1 -> ram.get(ValueLayout.JAVA_BYTE, pa) & 0xFF;
+                case 2 -> ram.get(SHORT, pa) & 0xFFFF;
+                case 4 -> ram.get(INT, pa) & 0xFFFFFFFFL;
+                default -> ram.get(LONG, pa);
+            };
+        }
+        return mmioRead(pa, size);
+    }
+
+    private int readByteSlow(long la) {
+        long pa = translate(la, READ);
+        if (pa >= 0 && pa < ramSize) return ram.get(ValueLayout.JAVA_BYTE, pa) & 0xFF;
+        return (int) mmioRead(pa, 1);
+    }
+
+    private void slowWrite(long la, int size, long v) {
+        if (((la ^ (la + size - 1)) & ~0xFFFL) != 0) {
+            // Both pages must be writable before either is written.
+            translate(la, WRITE);
+            translate(la + size - 1, WRITE);
+            for (int k = 0; k < size; k++) writeByteSlow(la + k, (int) (v >>> (8 * k)));
+            return;
+        }
+        long pa = translate(la, WRITE);
+        if (pa >= 0 && pa <= ramSize - size) {
+            if ((codePage[(int) (pa >>> 12)] | codePage[(int) ((pa + size - 1) >>> 12)]) != 0) cpu.code.invalidate(pa, size);
+            switch (size) {
+                case 1 -> ram.set(ValueLayout.JAVA_BYTE, pa, (byte) v);
+                case 2 -> ram.set(SHORT, pa, (short) v);
+                case 4 -> ram.set(INT, pa, (int) v);
+                default -> ram.set(LONG, pa, v);
+            }
+            return;
+        }
+        mmioWrite(pa, size, v);
+    }
+
+    private void writeByteSlow(long la, int v) {
+        long pa = translate(la, WRITE);
+        if (pa >= 0 && pa < ramSize) {
+            if (codePage[(int) (pa >>> 12)] != 0) cpu.code.invalidate(pa, 1);
+            ram.set(ValueLayout.JAVA_BYTE, pa, (byte) v);
+        } else {
+            mmioWrite(pa, 1, v);
+        }
+    }
+
+    private long mmioRead(long pa, int size) {
+        if (mmio == null) throw cpu.pageFault(pa, 0);
+        return mmio.read(pa, size);
+    }
+
+    private void mmioWrite(long pa, int size, long v) {
+        if (mmio == null) throw cpu.pageFault(pa, PF_WRITE);
+        mmio.write(pa, size, v);
     }
 
     /** Checks that a write of len bytes at la would succeed, without writing (for multi-part stores). */
     void probeWrite(long la, int len) {
-        check(la, len, PF_WRITE);
+        long pa = translate(la, WRITE);
+        long end = translate(la + len - 1, WRITE);
+        if (mmio == null && (pa < 0 || pa >= ramSize || end >= ramSize)) throw cpu.pageFault(la, PF_WRITE);
     }
 
-    /** The physical address of an instruction byte, for the code cache's page tracking. */
+    /** The physical address of an instruction byte (the code cache keys blocks by it). */
     long codeAddress(long la) {
-        return check(la, 1, PF_FETCH);
+        long pa = paging ? cached(tagX, physX, la, 1, FETCH) : la;
+        if (pa < 0) pa = translate(la, FETCH);
+        if (pa < 0 || pa >= ramSize) throw cpu.pageFault(la, PF_FETCH);
+        return pa;
+    }
+
+    // =========================== the page walk ===========================
+
+    /**
+     * Translates a linear address for an access of the given kind, walking the page tables (and
+     * setting Accessed/Dirty) when paging is on; fills the TLB for RAM pages. Raises #PF on a
+     * violation, #GP for a non-canonical address.
+     */
+    long translate(long la, int kind) {
+        if (!paging) {
+            if (mmio == null && (la < 0 || la >= ramSize)) {
+                throw cpu.pageFault(la, (kind == WRITE ? PF_WRITE : 0) | (kind == FETCH ? PF_FETCH : 0));
+            }
+            return la;
+        }
+        if ((la >> 47) != 0 && (la >> 47) != -1) throw cpu.fault(org.jvisor.cpu.Vectors.GP, 0);
+        boolean user = cpu.cpl == 3;
+        boolean nxe = (cpu.efer & Cpu.EFER_NXE) != 0;
+        boolean wp = (cpu.cr0 & Cpu.CR0_WP) != 0;
+        long table = cpu.cr3 & ADDR;
+        boolean rw = true, us = true, nx = false;
+        long entryAddr = 0, entry = 0, pageBase = 0, pageMask = 0;
+        for (int level = 3; level >= 0; level--) {
+            entryAddr = table + ((la >>> (12 + 9 * level)) & 511) * 8;
+            entry = physRead64(entryAddr);
+            if ((entry & PTE_P) == 0) throw walkFault(la, kind, user, false);
+            if ((entry & PTE_NX) != 0 && !nxe) throw cpu.pageFault(la, PF_P | PF_RSVD | errBits(kind, user));
+            rw &= (entry & PTE_RW) != 0;
+            us &= (entry & PTE_US) != 0;
+            nx |= (entry & PTE_NX) != 0;
+            if ((entry & PTE_A) == 0) physWrite64(entryAddr, entry |= PTE_A);
+            boolean large = level > 0 && level < 3 && (entry & PTE_PS) != 0;
+            if (level == 0 || large) {
+                pageMask = (1L << (12 + 9 * level)) - 1;
+                pageBase = entry & ADDR & ~pageMask;
+                break;
+            }
+            table = entry & ADDR;
+        }
+        boolean denied = (user && !us) || (kind == WRITE && !rw && (user || wp)) || (kind == FETCH && nx && nxe);
+        if (denied) throw walkFault(la, kind, user, true);
+        if (kind == WRITE && (entry & PTE_D) == 0) physWrite64(entryAddr, entry | PTE_D);
+        long pa = pageBase | (la & pageMask);
+        long page = pa & ~0xFFFL;
+        if (page >= 0 && page + 4096 <= ramSize) {
+            long vpn = la >>> 12;
+            int i = (int) vpn & TLB_MASK;
+            long tag = vpn << 1 | (user ? 1 : 0);
+            switch (kind) {
+                case READ -> { tagR[i] = tag; physR[i] = page; }
+                case WRITE -> {
+                    tagW[i] = tag;
+                    physW[i] = page;
+                    tagR[i] = tag; // a writable page is readable
+                    physR[i] = page;
+                }
+                default -> { tagX[i] = tag; physX[i] = page; }
+            }
+        }
+        return pa;
+    }
+
+    private static int errBits(int kind, boolean user) {
+        return (kind == WRITE ? PF_WRITE : 0) | (user ? PF_USER : 0) | (kind == FETCH ? PF_FETCH : 0);
+    }
+
+    private CpuFault walkFault(long la, int kind, boolean user, boolean present) {
+        int err = errBits(kind, user) | (present ? PF_P : 0);
+        if (kind == FETCH && (cpu.efer & Cpu.EFER_NXE) == 0) err &= ~PF_FETCH;
+        return cpu.pageFault(la, err);
+    }
+
+    /** Page-table entries live in RAM; one outside RAM reads as not present. */
+    private long physRead64(long pa) {
+        return pa >= 0 && pa <= ramSize - 8 ? ram.get(LONG, pa) : 0;
+    }
+
+    private void physWrite64(long pa, long v) {
+        if (pa >= 0 && pa <= ramSize - 8) ram.set(LONG, pa, v);
     }
 }

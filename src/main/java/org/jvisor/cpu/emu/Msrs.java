@@ -1,0 +1,55 @@
+package org.jvisor.cpu.emu;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Model-specific registers the CPU keeps as plain values. The ones with side effects (EFER, the
+ * segment bases, TSC) are handled by {@link SystemOps}; unknown MSRs raise #GP there.
+ */
+public final class Msrs {
+    public static final int TSC = 0x10, APIC_BASE = 0x1B, FEATURE_CONTROL = 0x3A, SPEC_CTRL = 0x48,
+            BIOS_SIGN_ID = 0x8B, MTRRCAP = 0xFE, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175, SYSENTER_EIP = 0x176,
+            MCG_CAP = 0x179, MCG_STATUS = 0x17A, MISC_ENABLE = 0x1A0, PAT = 0x277, MTRR_DEF_TYPE = 0x2FF,
+            EFER = 0xC0000080, STAR = 0xC0000081, LSTAR = 0xC0000082, CSTAR = 0xC0000083, SFMASK = 0xC0000084,
+            FS_BASE = 0xC0000100, GS_BASE = 0xC0000101, KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103;
+
+    private final Map<Integer, Long> values = new HashMap<>();
+
+    public Msrs() {
+        values.put(APIC_BASE, 0xFEE00900L); // enabled, bootstrap processor
+        values.put(PAT, 0x0007040600070406L);
+        values.put(MTRRCAP, 0x508L);          // 8 variable ranges, fixed ranges, write-combining
+        values.put(MTRR_DEF_TYPE, 0L);
+        values.put(MISC_ENABLE, 1L);          // fast strings
+        values.put(MCG_CAP, 0L);
+        values.put(MCG_STATUS, 0L);
+        values.put(FEATURE_CONTROL, 1L);      // locked, nothing enabled
+        values.put(BIOS_SIGN_ID, 0L);
+        values.put(SPEC_CTRL, 0L);
+        values.put(SYSENTER_CS, 0L);
+        values.put(SYSENTER_ESP, 0L);
+        values.put(SYSENTER_EIP, 0L);
+        values.put(STAR, 0L);
+        values.put(LSTAR, 0L);
+        values.put(CSTAR, 0L);
+        values.put(SFMASK, 0L);
+        values.put(KERNEL_GS_BASE, 0L);
+        values.put(TSC_AUX, 0L);
+        for (int i = 0x200; i < 0x210; i++) values.put(i, 0L);   // variable-range MTRRs
+        for (int i : new int[] {0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F}) values.put(i, 0L);
+    }
+
+    /** The value of a plain MSR, or null when the CPU model has no such MSR. */
+    public Long get(int index) {
+        return values.get(index);
+    }
+
+    public boolean has(int index) {
+        return values.containsKey(index);
+    }
+
+    public void set(int index, long value) {
+        values.put(index, value);
+    }
+}
