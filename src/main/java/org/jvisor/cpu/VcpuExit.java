@@ -5,6 +5,9 @@ public sealed interface VcpuExit {
     /** The guest executed HLT with nothing left to wake it. */
     record Halted(long rip) implements VcpuExit {}
 
+    /** A triple fault or an unrecoverable state: the machine resets or stops. */
+    record Shutdown(String reason, long rip) implements VcpuExit {}
+
     /** The instruction budget given to run() was used up. */
     record BudgetExhausted(long rip) implements VcpuExit {}
 

@@ -50,6 +50,11 @@ public final class Cpu {
     public boolean deliverToGuest;
     /** STI and MOV SS hold off interrupts until after the next instruction. */
     boolean interruptShadow;
+    public PortIo ports = PortIo.NONE;
+    /** External interrupts (the local APIC); null when there are none. */
+    public InterruptSource interrupts;
+    /** TSC = nanoseconds since its last write (a 1 GHz TSC, which CPUID states). */
+    private long tscOffset = System.nanoTime();
 
     // ---- SSE and x87 ----
     /** XMM registers as (low, high) pairs: xmm[2n] is bits 0-63 of XMMn. */
@@ -78,6 +83,67 @@ public final class Cpu {
         this.mmu = new Mmu(this, memory);
         this.code = new CodeCache(this);
         segAttr[Seg.CS] = 0;
+    }
+
+    /** Reads for the CPU's own structures (GDT, LDT, IDT, TSS): supervisor accesses at any CPL. */
+    long sysRead64(long la) {
+        boolean was = mmu.supervisor;
+        mmu.supervisor = true;
+        try {
+            return mmu.read64(la);
+        } finally {
+            mmu.supervisor = was;
+        }
+    }
+
+    int sysRead16(long la) {
+        boolean was = mmu.supervisor;
+        mmu.supervisor = true;
+        try {
+            return mmu.read16(la);
+        } finally {
+            mmu.supervisor = was;
+        }
+    }
+
+    void sysWrite8(long la, int v) {
+        boolean was = mmu.supervisor;
+        mmu.supervisor = true;
+        try {
+            mmu.write8(la, v);
+        } finally {
+            mmu.supervisor = was;
+        }
+    }
+
+    public long tsc() {
+        return System.nanoTime() - tscOffset;
+    }
+
+    public void setTsc(long v) {
+        tscOffset = System.nanoTime() - v;
+    }
+
+    /** Guest-physical accesses outside RAM go to this bus (without one they fault). */
+    public void setMmio(MmioBus bus) {
+        mmu.mmio = bus == null ? null : new Mmu.Mmio() {
+            @Override
+            public long read(long pa, int size) {
+                return bus.read(pa, size);
+            }
+
+            @Override
+            public void write(long pa, int size, long value) {
+                bus.write(pa, size, value);
+            }
+        };
+    }
+
+    /** The devices mapped into guest-physical space. */
+    public interface MmioBus {
+        long read(long pa, int size);
+
+        void write(long pa, int size, long value);
     }
 
     /** After a change of CR0, CR4, EFER or CS: recompute long-mode activation, paging and the decode mode. */
@@ -119,6 +185,10 @@ public final class Cpu {
             int k = 0;
             try {
                 while (icount < limit) {
+                    if (interrupts != null && (rflags & Flags.IF) != 0) {
+                        if (interruptShadow) interruptShadow = false;
+                        else checkInterrupt();
+                    }
                     Block b = code.lookup(rip);
                     Insn[] ins = b.insns;
                     for (k = 0; k < ins.length; k++) {
@@ -127,6 +197,7 @@ public final class Cpu {
                         Exec.exec(this, cur);
                     }
                     icount += k;
+                    cur = null;
                     if (exitRequest != EXIT_NONE) {
                         int e = exitRequest;
                         exitRequest = EXIT_NONE;
@@ -137,8 +208,47 @@ public final class Cpu {
             } catch (CpuFault f) {
                 icount += k;
                 if (cur != null && faultIsFault(faultVector)) rip -= cur.len;
-                // No IDT delivery yet in the user-mode core: report to the caller.
-                return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+                if (!deliverToGuest) return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+                try {
+                    deliverException(faultVector, faultHasError, faultError);
+                } catch (Interrupts.TripleFault t) {
+                    return new VcpuExit.Shutdown(t.getMessage(), rip);
+                }
+            } catch (Interrupts.TripleFault t) {
+                return new VcpuExit.Shutdown(t.getMessage(), rip);
+            }
+        }
+    }
+
+    private void checkInterrupt() {
+        int v = interrupts.pending();
+        if (v < 0) return;
+        interrupts.acknowledge(v);
+        try {
+            Interrupts.deliver(this, v, false, 0, false);
+        } catch (CpuFault f) {
+            deliverException(faultVector, faultHasError, faultError);
+        }
+    }
+
+    /** Delivers an exception, turning a fault during delivery into #DF, and one during #DF into a triple fault. */
+    void deliverException(int vector, boolean hasError, int error) {
+        try {
+            Interrupts.deliver(this, vector, hasError, error, vector == Vectors.BP || vector == Vectors.OF);
+        } catch (CpuFault second) {
+            int v2 = faultVector;
+            if (vector == Vectors.DF) throw new Interrupts.TripleFault("triple fault: " + Vectors.name(v2) + " while delivering #DF");
+            boolean firstSerious = Interrupts.contributory(vector) || vector == Vectors.PF;
+            boolean secondSerious = Interrupts.contributory(v2) || (v2 == Vectors.PF && vector == Vectors.PF);
+            if (firstSerious && secondSerious) {
+                try {
+                    Interrupts.deliver(this, Vectors.DF, true, 0, false);
+                } catch (CpuFault third) {
+                    throw new Interrupts.TripleFault("triple fault: " + Vectors.name(faultVector) + " while delivering #DF after "
+                            + Vectors.name(vector) + " and " + Vectors.name(v2));
+                }
+            } else {
+                deliverException(v2, faultHasError, faultError);
             }
         }
     }
@@ -164,6 +274,29 @@ public final class Cpu {
             return new VcpuExit.Halted(rip);
         }
         return new VcpuExit.BudgetExhausted(rip);
+    }
+
+    /** Where a vCPU starts after reset or INIT: real mode at F000:FFF0. */
+    public void reset() {
+        cr0 = CR0_ET | CR0_NW | CR0_CD;
+        cr2 = cr3 = cr4 = cr8 = 0;
+        efer = 0;
+        setRflags(Flags.FIXED);
+        for (int s = 0; s < 6; s++) {
+            segSel[s] = 0;
+            segBase[s] = 0;
+            segLimit[s] = 0xFFFF;
+            segAttr[s] = 0x93;
+        }
+        segSel[Seg.CS] = 0xF000;
+        segBase[Seg.CS] = 0xFFFF0000L;
+        segAttr[Seg.CS] = 0x9B;
+        rip = 0xFFF0;
+        cpl = 0;
+        gdtBase = idtBase = 0;
+        gdtLimit = idtLimit = 0xFFFF;
+        java.util.Arrays.fill(r, 0);
+        updateMode();
     }
 
     /** The instruction at rip, decoded (for traces). */
@@ -197,6 +330,7 @@ public final class Cpu {
     }
 
     public CpuFault pageFault(long address, int error) {
+        if (deliverToGuest) cr2 = address;
         faultVector = Vectors.PF;
         faultError = error;
         faultHasError = true;

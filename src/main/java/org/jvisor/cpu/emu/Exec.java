@@ -11,7 +11,7 @@ final class Exec {
         return switch (op) {
             case Op.JCC, Op.JMP_REL, Op.JMP_E, Op.CALL_REL, Op.CALL_E, Op.RET, Op.LOOP, Op.JRCXZ, Op.HLT,
                     Op.INT, Op.INT3, Op.INT1, Op.INTO, Op.IRET, Op.RETF, Op.CALLF_E, Op.JMPF_E, Op.SYSCALL,
-                    Op.SYSRET, Op.UD, Op.BADLEN, Op.POPF, Op.STI, Op.CLI, Op.MOV_CR_R, Op.MOV_SEG_E,
+                    Op.SYSRET, Op.UD, Op.BADLEN, Op.POPF, Op.STI, Op.CLI, Op.MOV_CR_R, Op.MOV_SEG_E, Op.WBINVD, Op.CLTS,
                     Op.POP_SEG, Op.WRMSR, Op.SYS_GRP7, Op.SYS_GRP6, Op.FXRSTOR, Op.CPUID,
                     Op.MOVS, Op.STOS, Op.LODS, Op.CMPS, Op.SCAS, Op.INS, Op.OUTS -> true;
             default -> false;
@@ -109,7 +109,10 @@ final class Exec {
             case Op.STMXCSR -> c.write(c.ea(i), 4, c.mxcsr);
             case Op.EMMS -> c.fpu.tagWord = 0xFFFF;
             case Op.BADLEN -> throw c.fault(Vectors.GP, 0);
-            case Op.INT3 -> throw c.fault(Vectors.BP);
+            case Op.INT3 -> {
+                if (!c.deliverToGuest) throw c.fault(Vectors.BP);
+                SystemOps.softInt(c, Vectors.BP);
+            }
             case Op.INT1 -> throw c.fault(Vectors.DB);
             default -> execSse(c, i);
         }
@@ -130,7 +133,10 @@ final class Exec {
             case Op.FPCMP -> SseFloat.compare(c, i);
             case Op.COMIS -> SseFloat.comis(c, i);
             case Op.CVT -> SseConvert.exec(c, i);
-            case Op.CPUID, Op.RDTSC -> SystemOps.exec(c, i);
+            case Op.CPUID, Op.RDTSC, Op.MOV_R_CR, Op.MOV_CR_R, Op.MOV_R_DR, Op.MOV_DR_R, Op.RDMSR, Op.WRMSR,
+                    Op.SYS_GRP7, Op.SYS_GRP6, Op.CLTS, Op.WBINVD, Op.CLI, Op.STI, Op.SYSCALL, Op.SYSRET, Op.INT,
+                    Op.INTO, Op.IRET, Op.RETF, Op.JMPF_E, Op.CALLF_E, Op.MOV_SEG_E, Op.MOV_E_SEG, Op.PUSH_SEG,
+                    Op.POP_SEG, Op.IN, Op.OUT, Op.INS, Op.OUTS -> SystemOps.exec(c, i);
             default -> throw c.fault(Vectors.UD);
         }
     }

@@ -70,8 +70,18 @@ final class Mmu {
         }
     }
 
+    /**
+     * Set around implicit supervisor accesses (descriptor tables, the IDT, the TSS, the stack of an
+     * interrupt into ring 0), which the MMU checks as CPL 0 whatever the current privilege.
+     */
+    boolean supervisor;
+
+    private boolean user() {
+        return cpu.cpl == 3 && !supervisor;
+    }
+
     private long userBit() {
-        return cpu.cpl == 3 ? 1 : 0;
+        return user() ? 1 : 0;
     }
 
     // =========================== fast paths ===========================
@@ -238,7 +248,7 @@ final class Mmu {
             return la;
         }
         if ((la >> 47) != 0 && (la >> 47) != -1) throw cpu.fault(org.jvisor.cpu.Vectors.GP, 0);
-        boolean user = cpu.cpl == 3;
+        boolean user = user();
         boolean nxe = (cpu.efer & Cpu.EFER_NXE) != 0;
         boolean wp = (cpu.cr0 & Cpu.CR0_WP) != 0;
         long table = cpu.cr3 & ADDR;

@@ -76,6 +76,18 @@ class DecoderFuzzTest {
                 cpu.r[Reg.SP] = 0x80000;
                 cpu.rip = 0x1000;
                 cpu.cpl = r.nextBoolean() ? 0 : 3;
+                // Half the runs deliver exceptions through whatever IDT the random state holds, with
+                // the system state random code left behind (modes, paging, descriptor tables).
+                cpu.deliverToGuest = (n & 1) == 0;
+                if (n % 256 == 0) {
+                    cpu.reset();
+                    cpu.cr0 = Cpu.CR0_PE | Cpu.CR0_ET;
+                    cpu.efer = r.nextBoolean() ? Cpu.EFER_LME | Cpu.EFER_SCE : 0;
+                    cpu.segAttr[Seg.CS] = r.nextBoolean() ? 0xA09B : 0xC09B;
+                    cpu.idtBase = r.nextInt(0x80000);
+                    cpu.gdtBase = r.nextInt(0x80000);
+                    cpu.updateMode();
+                }
                 cpu.setRflags(0x202 | (r.nextLong() & 0xCD5));
                 cpu.mxcsr = 0x1F80 | (r.nextInt(4) << 13);
                 try {

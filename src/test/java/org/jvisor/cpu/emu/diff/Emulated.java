@@ -75,6 +75,7 @@ final class Emulated implements AutoCloseable {
             }
             case VcpuExit.Halted h -> { m.vector = 200; m.rip = h.rip(); }
             case VcpuExit.BudgetExhausted b -> { m.vector = 201; m.rip = b.rip(); }
+            case VcpuExit.Shutdown s -> { m.vector = 202; m.rip = s.rip(); }
         }
         return m;
     }
