@@ -1,33 +1,48 @@
 package org.jvisor.cpu.emu;
 
 /**
- * The CPU model the guest sees through CPUID. Advertises only what the emulator implements:
- * x86-64 with SSE, SSE2, SSE3, SSSE3, CX8, CX16, CMOV, FXSR, POPCNT, LZCNT; no AVX, no XSAVE.
+ * The CPU model the guest sees through CPUID. It advertises only what the emulator implements:
+ * x86-64 with SSE, SSE2, SSE3, SSSE3, CX8, CX16, CMOV, FXSR, POPCNT, LZCNT, NX, 1 GiB pages,
+ * RDTSCP, an invariant 1 GHz TSC (leaf 0x15); no AVX, no XSAVE, no MMX yet, no local APIC yet.
  */
 public final class CpuidModel {
-    // Leaf 1 EDX: FPU TSC CX8 CMOV CLFSH MMX? (no: MMX forms are not implemented) FXSR SSE SSE2.
-    public static final int L1_EDX = 1 | 1 << 4 | 1 << 8 | 1 << 15 | 1 << 19 | 1 << 24 | 1 << 25 | 1 << 26;
-    // Leaf 1 ECX: SSE3, SSSE3, CX16, POPCNT.
-    public static final int L1_ECX = 1 | 1 << 9 | 1 << 13 | 1 << 23;
-    // Leaf 0x80000001 EDX: SYSCALL, NX, LM; ECX: LAHF_LM, ABM (LZCNT).
-    public static final int X1_EDX = 1 << 11 | 1 << 20 | 1 << 29;
+    // Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 MTRR PGE CMOV PAT CLFSH FXSR SSE SSE2.
+    public static final int L1_EDX = 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 12 | 1 << 13 | 1 << 15
+            | 1 << 16 | 1 << 19 | 1 << 24 | 1 << 25 | 1 << 26;
+    // Leaf 1 ECX: SSE3, SSSE3, CX16, POPCNT, and "running under a hypervisor".
+    public static final int L1_ECX = 1 | 1 << 9 | 1 << 13 | 1 << 23 | 1 << 31;
+    // Leaf 0x80000001 EDX: SYSCALL, NX, 1 GiB pages, RDTSCP, LM; ECX: LAHF_LM, ABM (LZCNT).
+    public static final int X1_EDX = 1 << 11 | 1 << 20 | 1 << 26 | 1 << 27 | 1 << 29;
     public static final int X1_ECX = 1 | 1 << 5;
+    /** The TSC runs at 1 GHz: it counts nanoseconds. */
+    public static final long TSC_HZ = 1_000_000_000L;
 
     private CpuidModel() {}
 
+    private static int str(String s) {
+        return (s.charAt(0) & 0xFF) | (s.charAt(1) & 0xFF) << 8 | (s.charAt(2) & 0xFF) << 16 | (s.charAt(3) & 0xFF) << 24;
+    }
+
     static void cpuid(Cpu c) {
-        int leaf = (int) c.r[Reg.AX];
+        int leaf = (int) c.r[Reg.AX], sub = (int) c.r[Reg.CX];
         long a = 0, b = 0, cx = 0, d = 0;
         switch (leaf) {
-            case 0 -> { a = 1; b = 0x7369766A; d = 0x6A20726F; cx = 0x20555043; } // vendor "jvisor jCPU "
-            case 1 -> { a = 0x000606A0L; b = 0x00010800; cx = L1_ECX; d = L1_EDX; }
-            case 0x80000000 -> a = 0x80000001L;
-            case 0x80000001 -> { cx = X1_ECX; d = X1_EDX; }
+            case 0 -> { a = 0x15; b = str("jvis"); d = str("orJV"); cx = str("isor"); } // vendor "jvisorJVisor"
+            case 1 -> { a = 0x000606A0L; b = 0x00010800; cx = L1_ECX & 0xFFFFFFFFL; d = L1_EDX; }
+            case 0x15 -> { a = 1; b = 1; cx = TSC_HZ; } // TSC = 1/1 of a 1 GHz crystal
+            case 0x40000000 -> { a = 0x40000000L; b = str("jvis"); cx = str("orJV"); d = str("isor"); }
+            case 0x80000000 -> a = 0x80000008L;
+            case 0x80000001 -> { cx = X1_ECX; d = X1_EDX & 0xFFFFFFFFL; }
+            case 0x80000002 -> { a = str("jvis"); b = str("or s"); cx = str("oftw"); d = str("are "); }
+            case 0x80000003 -> { a = str("x86-"); b = str("64 C"); cx = str("PU\0\0"); }
+            case 0x80000007 -> d = 1 << 8; // invariant TSC
+            case 0x80000008 -> a = 0x3028; // 40 physical, 48 linear address bits
             default -> { }
         }
         c.r[Reg.AX] = a & 0xFFFFFFFFL;
         c.r[Reg.BX] = b & 0xFFFFFFFFL;
         c.r[Reg.CX] = cx & 0xFFFFFFFFL;
         c.r[Reg.DX] = d & 0xFFFFFFFFL;
+        if (sub < 0) c.r[Reg.CX] = cx & 0xFFFFFFFFL;
     }
 }
