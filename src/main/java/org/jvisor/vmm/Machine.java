@@ -62,6 +62,10 @@ public final class Machine implements AutoCloseable {
         return cpu;
     }
 
+    public GuestMemory ram() {
+        return ram;
+    }
+
     /** Runs until the guest stops (or {@link #stop()}); returns why. */
     public VcpuExit run() {
         while (!stop) {

@@ -73,6 +73,13 @@ public final class Cpu {
     long faultAddress;
     boolean faultHasError;
 
+    // ---- Debugging: the most recent block addresses, when enabled ----
+    /** When non-null, the start of every block executed goes round this ring (for post-mortems). */
+    public long[] recentBlocks;
+    public int recentAt;
+    /** Called with (vector, error code) before an exception is delivered to the guest; for debugging. */
+    public java.util.function.BiConsumer<Integer, Integer> onException;
+
     // ---- Run-loop state ----
     public long icount;
     int exitRequest; // EXIT_* set by HLT and friends, seen at block end
@@ -190,6 +197,7 @@ public final class Cpu {
                         else checkInterrupt();
                     }
                     Block b = code.lookup(rip);
+                    if (recentBlocks != null) recentBlocks[recentAt++ & (recentBlocks.length - 1)] = rip;
                     Insn[] ins = b.insns;
                     for (k = 0; k < ins.length; k++) {
                         cur = ins[k];
@@ -209,6 +217,7 @@ public final class Cpu {
                 icount += k;
                 if (cur != null && faultIsFault(faultVector)) rip -= cur.len;
                 if (!deliverToGuest) return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+                if (onException != null) onException.accept(faultVector, faultError);
                 try {
                     deliverException(faultVector, faultHasError, faultError);
                 } catch (Interrupts.TripleFault t) {
@@ -259,7 +268,7 @@ public final class Cpu {
         try {
             i = decoder.decode(a -> mmu.fetch8(a), rip, mode);
         } catch (CpuFault f) {
-            return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+            return stepFault();
         }
         try {
             rip += i.len;
@@ -267,7 +276,7 @@ public final class Cpu {
             icount++;
         } catch (CpuFault f) {
             if (faultIsFault(faultVector)) rip -= i.len;
-            return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+            return stepFault();
         }
         if (exitRequest == EXIT_HALT) {
             exitRequest = EXIT_NONE;
@@ -297,6 +306,17 @@ public final class Cpu {
         gdtLimit = idtLimit = 0xFFFF;
         java.util.Arrays.fill(r, 0);
         updateMode();
+    }
+
+    private VcpuExit stepFault() {
+        if (!deliverToGuest) return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
+        if (onException != null) onException.accept(faultVector, faultError);
+        try {
+            deliverException(faultVector, faultHasError, faultError);
+        } catch (Interrupts.TripleFault t) {
+            return new VcpuExit.Shutdown(t.getMessage(), rip);
+        }
+        return new VcpuExit.BudgetExhausted(rip);
     }
 
     /** The instruction at rip, decoded (for traces). */
