@@ -123,12 +123,15 @@ public final class Cpu {
         }
     }
 
+    /** For reproducible runs (debugging): the TSC advances 4 ns per instruction instead of with wall time. */
+    public boolean deterministicTsc;
+
     public long tsc() {
-        return System.nanoTime() - tscOffset;
+        return deterministicTsc ? icount * 4 - tscOffset : System.nanoTime() - tscOffset;
     }
 
     public void setTsc(long v) {
-        tscOffset = System.nanoTime() - v;
+        tscOffset = (deterministicTsc ? icount * 4 : System.nanoTime()) - v;
     }
 
     /** Guest-physical accesses outside RAM go to this bus (without one they fault). */
@@ -317,6 +320,11 @@ public final class Cpu {
             return new VcpuExit.Shutdown(t.getMessage(), rip);
         }
         return new VcpuExit.BudgetExhausted(rip);
+    }
+
+    /** The lazy flag state, for debugging. */
+    public String flagState() {
+        return String.format("fk=%d fa=%x fb=%x fr=%x fsz=%d fc=%x rflags=%x", fk, fa, fb, fr, fsz, fc, rflags);
     }
 
     /** The instruction at rip, decoded (for traces). */

@@ -136,9 +136,10 @@ final class Mmu {
 
     int fetch8(long la) {
         long pa = paging ? cached(tagX, physX, la, 1, FETCH) : la;
+        if (pa < 0) pa = translate(la, FETCH); // a TLB miss: walk (and fill)
         if (pa >= 0 && pa < ramSize) return ram.get(ValueLayout.JAVA_BYTE, pa) & 0xFF;
-        if (!paging && mmio == null) throw cpu.pageFault(la, PF_FETCH);
-        return (int) mmioRead(pa < 0 ? translate(la, FETCH) : pa, 1);
+        if (mmio == null) throw cpu.pageFault(la, PF_FETCH);
+        return (int) mmioRead(pa, 1);
     }
 
     /** A TLB hit for an access that stays inside one page, else -1. */

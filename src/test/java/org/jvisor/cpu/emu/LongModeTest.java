@@ -164,6 +164,22 @@ class LongModeTest {
     }
 
     @Test
+    void instructionsSpanningPagesFetchBothPagesWithPaging() {
+        // mov rax, imm64 split across a 4 KiB boundary (and a 2 MiB one), then hlt.
+        long at = 0x200000 - 5;
+        put(at, "48b8" + "8877665544332211" + "f4");
+        VcpuExit e = runAt(at);
+        assertInstanceOf(VcpuExit.Halted.class, e, e.toString());
+        assertEquals(0x1122334455667788L, cpu.r[Reg.AX]);
+        // And single-stepping, which fetches without the block cache's translation first.
+        cpu.r[Reg.AX] = 0;
+        cpu.flushTlb();
+        cpu.rip = at;
+        cpu.step();
+        assertEquals(0x1122334455667788L, cpu.r[Reg.AX]);
+    }
+
+    @Test
     void faultWithoutAUsableIdtIsATripleFault() {
         cpu.idtLimit = 0;
         put(KCODE, "0f0b"); // ud2
