@@ -5,36 +5,62 @@ import org.jvisor.arch.x86.LinuxBoot;
 import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.emu.Cpu;
 import org.jvisor.cpu.emu.PortIo;
+import org.jvisor.devices.legacy.Cmos;
+import org.jvisor.devices.legacy.Pic8259Pair;
+import org.jvisor.devices.legacy.Pit8254;
 import org.jvisor.devices.legacy.Serial16550;
 import org.jvisor.loader.KernelImageException;
 import org.jvisor.memory.GuestMemory;
 
 /**
- * A PC with one vCPU, RAM and a serial console, booting Linux directly. This is the machine's
- * first stage: legacy ports other than COM1 read as absent, and there are no interrupt sources
- * yet (the APICs, PIT and RTC come next).
+ * A PC with one vCPU, RAM, a serial console, the 8259 PIC pair, the 8254 PIT and the CMOS clock,
+ * booting Linux directly. The local APIC, IOAPIC and ACPI tables come next; until then the
+ * kernel runs in legacy PIC mode (noapic nolapic).
  */
 public final class Machine implements AutoCloseable {
     private final GuestMemory ram;
     private final Cpu cpu;
+    private final Pic8259Pair pic = new Pic8259Pair();
     private final Serial16550 serial;
+    private final Pit8254 pit;
+    private final Cmos cmos = new Cmos();
     private volatile boolean stop;
+    private volatile String resetReason;
 
     public Machine(long ramBytes, OutputStream console) {
         this.ram = GuestMemory.allocate(ramBytes);
         this.cpu = new Cpu(ram);
-        this.serial = new Serial16550(console);
+        this.serial = new Serial16550(console, () -> pic.raise(4));
+        this.pit = new Pit8254(pic, cpu::tsc);
         cpu.deliverToGuest = true;
+        cpu.interrupts = pic;
         cpu.ports = new PortIo() {
             @Override
             public int in(int port, int size) {
                 if (port >= Serial16550.COM1 && port < Serial16550.COM1 + 8) return serial.read(port - Serial16550.COM1);
-                return PortIo.NONE.in(port, size);
+                return switch (port) {
+                    case 0x20, 0x21, 0xA0, 0xA1 -> pic.read(port);
+                    case 0x40, 0x41, 0x42, 0x43, 0x61 -> pit.read(port);
+                    case 0x70, 0x71 -> cmos.read(port);
+                    case 0x64 -> 0x1C;  // i8042: no data, system flag set, last write was a command
+                    case 0x60 -> 0;
+                    default -> PortIo.NONE.in(port, size);
+                };
             }
 
             @Override
             public void out(int port, int size, int value) {
-                if (port >= Serial16550.COM1 && port < Serial16550.COM1 + 8) serial.write(port - Serial16550.COM1, value);
+                if (port >= Serial16550.COM1 && port < Serial16550.COM1 + 8) {
+                    serial.write(port - Serial16550.COM1, value);
+                    return;
+                }
+                switch (port) {
+                    case 0x20, 0x21, 0xA0, 0xA1 -> pic.write(port, value);
+                    case 0x40, 0x41, 0x42, 0x43, 0x61 -> pit.write(port, value);
+                    case 0x70, 0x71 -> cmos.write(port, value);
+                    case 0x64 -> { if ((value & 0xFF) == 0xFE) { resetReason = "i8042 reset"; stop = true; } }
+                    default -> { }
+                }
             }
         };
         // Nothing is mapped outside RAM yet: reads see all ones, writes vanish.
@@ -69,15 +95,34 @@ public final class Machine implements AutoCloseable {
     /** Runs until the guest stops (or {@link #stop()}); returns why. */
     public VcpuExit run() {
         while (!stop) {
-            VcpuExit e = cpu.run(10_000_000);
+            pit.poll();
+            VcpuExit e = cpu.run(200_000);
             switch (e) {
                 case VcpuExit.BudgetExhausted b -> { }
-                case VcpuExit.Halted h -> { return h; } // no interrupt sources yet: a halt is final
+                case VcpuExit.Halted h -> {
+                    if (!cpu.interruptsEnabled()) return h; // halted for good
+                    waitForInterrupt();
+                }
                 case VcpuExit.Shutdown s -> { return s; }
                 case VcpuExit.Fault f -> { return f; }
             }
         }
+        if (resetReason != null) return new VcpuExit.Shutdown(resetReason, cpu.rip);
         return new VcpuExit.BudgetExhausted(cpu.rip);
+    }
+
+    /** HLT with interrupts on: sleep until the next timer deadline (or a little while). */
+    private void waitForInterrupt() {
+        while (!stop) {
+            long deadline = pit.poll();
+            if (pic.pending() >= 0) return;
+            long wait = Math.min(deadline - cpu.tsc(), 10_000_000);
+            if (wait > 0) java.util.concurrent.locks.LockSupport.parkNanos(wait);
+        }
+    }
+
+    public String resetReason() {
+        return resetReason;
     }
 
     public void stop() {

@@ -44,7 +44,7 @@ class KernelEarlyBootGuestTest {
         long from = Long.parseLong(arg.split(",")[0]), to = Long.parseLong(arg.split(",")[1]);
         GuestKit.Kit kit = GuestKit.ensure(s -> { });
         byte[] k = Files.readAllBytes(kit.kernel()), i = Files.readAllBytes(kit.initramfs());
-        String cl = "earlyprintk=ttyS0,keep console=ttyS0 noapic nolapic";
+        String cl = "earlyprintk=ttyS0 console=ttyS0 noapic nolapic";
         try (Machine a = new Machine(512L << 20, java.io.OutputStream.nullOutputStream());
              Machine b = new Machine(512L << 20, java.io.OutputStream.nullOutputStream())) {
             a.boot(k, i, cl);
@@ -101,7 +101,7 @@ class KernelEarlyBootGuestTest {
         GuestKit.Kit kit = GuestKit.ensure(s -> { });
         try (Machine m = new Machine(512L << 20, java.io.OutputStream.nullOutputStream())) {
             m.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()),
-                    "earlyprintk=ttyS0,keep console=ttyS0 noapic nolapic");
+                    "earlyprintk=ttyS0 console=ttyS0 noapic nolapic");
             var cpu = m.cpu();
             while (cpu.icount < from) cpu.run(Math.min(1_000_000, from - cpu.icount));
             java.util.ArrayDeque<String> log = new java.util.ArrayDeque<>();
@@ -124,7 +124,7 @@ class KernelEarlyBootGuestTest {
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         try (Machine m = new Machine(512L << 20, console)) {
             m.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()),
-                    "earlyprintk=ttyS0,keep console=ttyS0 noapic nolapic");
+                    "earlyprintk=ttyS0 console=ttyS0 noapic nolapic");
             m.cpu().recentBlocks = new long[256];
             long[][] firstFault = new long[1][];
             m.cpu().onException = (v, err) -> {
@@ -146,7 +146,10 @@ class KernelEarlyBootGuestTest {
             Thread t = Thread.ofPlatform().name("vcpu0").start(() -> exit.set(m.run()));
             long deadline = System.nanoTime() + 90_000_000_000L;
             while (t.isAlive() && System.nanoTime() < deadline && !console.toString().contains("Linux version")) Thread.sleep(50);
-            Thread.sleep(2000); // let it print a little more, for the log
+            // Let it print a little more, for the log (longer when exploring how far it gets).
+            long more = Long.getLong("jvisor.boot.seconds", 2) * 1000;
+            long until = System.currentTimeMillis() + more;
+            while (t.isAlive() && System.currentTimeMillis() < until && !console.toString().contains(GuestKit.READY)) Thread.sleep(100);
             m.stop();
             t.join(10_000);
             String out = console.toString();

@@ -322,6 +322,10 @@ public final class Cpu {
         return new VcpuExit.BudgetExhausted(rip);
     }
 
+    public boolean interruptsEnabled() {
+        return (rflags & Flags.IF) != 0;
+    }
+
     /** The lazy flag state, for debugging. */
     public String flagState() {
         return String.format("fk=%d fa=%x fb=%x fr=%x fsz=%d fc=%x rflags=%x", fk, fa, fb, fr, fsz, fc, rflags);

@@ -4,6 +4,8 @@ package org.jvisor.cpu.emu;
  * The CPU model the guest sees through CPUID. It advertises only what the emulator implements:
  * x86-64 with SSE, SSE2, SSE3, SSSE3, CX8, CX16, CMOV, FXSR, POPCNT, LZCNT, NX, 1 GiB pages,
  * RDTSCP, an invariant 1 GHz TSC (leaf 0x15); no AVX, no XSAVE, no MMX yet, no local APIC yet.
+ * The CPU never executes speculatively, so IA32_ARCH_CAPABILITIES states it is not affected by
+ * Meltdown, MDS, TAA and their relatives (and the guest skips page-table isolation).
  */
 public final class CpuidModel {
     // Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 MTRR PGE CMOV PAT CLFSH FXSR SSE SSE2.
@@ -29,6 +31,7 @@ public final class CpuidModel {
         switch (leaf) {
             case 0 -> { a = 0x15; b = str("jvis"); d = str("orJV"); cx = str("isor"); } // vendor "jvisorJVisor"
             case 1 -> { a = 0x000606A0L; b = 0x00010800; cx = L1_ECX & 0xFFFFFFFFL; d = L1_EDX; }
+            case 7 -> { if (sub == 0) d = 1L << 29; } // ARCH_CAPABILITIES: see Msrs.ARCH_CAPABILITIES
             case 0x15 -> { a = 1; b = 1; cx = TSC_HZ; } // TSC = 1/1 of a 1 GHz crystal
             case 0x40000000 -> { a = 0x40000000L; b = str("jvis"); cx = str("orJV"); d = str("isor"); }
             case 0x80000000 -> a = 0x80000008L;

@@ -9,7 +9,7 @@ import java.util.Map;
  */
 public final class Msrs {
     public static final int TSC = 0x10, APIC_BASE = 0x1B, FEATURE_CONTROL = 0x3A, SPEC_CTRL = 0x48,
-            BIOS_SIGN_ID = 0x8B, MTRRCAP = 0xFE, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175, SYSENTER_EIP = 0x176,
+            BIOS_SIGN_ID = 0x8B, ARCH_CAPABILITIES = 0x10A, MTRRCAP = 0xFE, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175, SYSENTER_EIP = 0x176,
             MCG_CAP = 0x179, MCG_STATUS = 0x17A, MISC_ENABLE = 0x1A0, PAT = 0x277, MTRR_DEF_TYPE = 0x2FF,
             EFER = 0xC0000080, STAR = 0xC0000081, LSTAR = 0xC0000082, CSTAR = 0xC0000083, SFMASK = 0xC0000084,
             FS_BASE = 0xC0000100, GS_BASE = 0xC0000101, KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103;
@@ -27,6 +27,10 @@ public final class Msrs {
         values.put(FEATURE_CONTROL, 1L);      // locked, nothing enabled
         values.put(BIOS_SIGN_ID, 0L);
         values.put(SPEC_CTRL, 0L);
+        // Not affected: RDCL (Meltdown), L1D flush on VM entry, SSB, MDS, page-size-change MCE, TAA,
+        // SBDR/SSDP, FBSDP, PSDP, BHI, GDS, RFDS: there is no speculative execution here.
+        values.put(ARCH_CAPABILITIES, 1L | 1L << 3 | 1L << 4 | 1L << 5 | 1L << 6 | 1L << 8 | 1L << 13 | 1L << 14 | 1L << 15
+                | 1L << 20 | 1L << 26 | 1L << 27);
         values.put(SYSENTER_CS, 0L);
         values.put(SYSENTER_ESP, 0L);
         values.put(SYSENTER_EIP, 0L);

@@ -158,7 +158,7 @@ final class SystemOps {
                 else c.msrs.set(idx, v);
             }
             case Msrs.TSC -> c.setTsc(v);
-            case Msrs.MTRRCAP, Msrs.BIOS_SIGN_ID -> { }
+            case Msrs.MTRRCAP, Msrs.BIOS_SIGN_ID, Msrs.ARCH_CAPABILITIES -> { } // read-only
             default -> {
                 if (!c.msrs.has(idx)) throw c.fault(Vectors.GP, 0);
                 c.msrs.set(idx, v);
@@ -173,7 +173,7 @@ final class SystemOps {
         boolean mod3 = (i.aux & 0x40) != 0;
         if (mod3) {
             switch (reg << 3 | rm) {
-                case 0x3F -> { // RDTSCP
+                case 0x39 -> { // RDTSCP (0F 01 F9)
                     long t = c.tsc();
                     c.r[Reg.AX] = t & 0xFFFFFFFFL;
                     c.r[Reg.DX] = t >>> 32;

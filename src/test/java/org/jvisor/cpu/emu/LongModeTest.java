@@ -180,6 +180,16 @@ class LongModeTest {
     }
 
     @Test
+    void rdtscpAndSwapgs() {
+        cpu.msrs.set(Msrs.TSC_AUX, 7);
+        cpu.msrs.set(Msrs.KERNEL_GS_BASE, 0x1234);
+        put(KCODE, "0f01f9" + "0f01f8" + "f4"); // rdtscp; swapgs; hlt
+        assertInstanceOf(VcpuExit.Halted.class, runAt(KCODE));
+        assertEquals(7, cpu.r[Reg.CX]);
+        assertEquals(0x1234, cpu.segBase[Seg.GS]);
+    }
+
+    @Test
     void faultWithoutAUsableIdtIsATripleFault() {
         cpu.idtLimit = 0;
         put(KCODE, "0f0b"); // ud2
