@@ -10,11 +10,11 @@ import org.jvisor.kit.GuestKit;
 import org.junit.jupiter.api.Test;
 
 /**
- * First light: Debian's stock kernel starts at its 64-bit entry on jvisor's CPU and reports
- * itself through the early serial console. (The full boot to a shell needs the interrupt
- * controllers and timers, which come next.)
+ * Tools for chasing a guest that goes wrong, off unless asked for: a single-step trace before a
+ * given instruction count, and a divergence finder that runs one machine in blocks and one
+ * single-stepping (with a deterministic TSC) and reports the first instruction where they differ.
  */
-class KernelEarlyBootGuestTest {
+class BootDebugTools {
     /** The last blocks the vCPU ran, with kernel symbols: where a guest went wrong. */
     static void printRecent(Machine m, GuestKit.Kit kit) throws Exception {
         java.util.TreeMap<Long, String> syms = new java.util.TreeMap<>(Long::compareUnsigned);
@@ -118,46 +118,4 @@ class KernelEarlyBootGuestTest {
         }
     }
 
-    @Test
-    void debianKernelPrintsItsBannerOnTheSerialConsole() throws Exception {
-        GuestKit.Kit kit = GuestKit.ensure(System.out::println);
-        ByteArrayOutputStream console = new ByteArrayOutputStream();
-        try (Machine m = new Machine(512L << 20, console)) {
-            m.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()),
-                    "earlyprintk=ttyS0 console=ttyS0 noapic nolapic");
-            m.cpu().recentBlocks = new long[256];
-            long[][] firstFault = new long[1][];
-            m.cpu().onException = (v, err) -> {
-                if (firstFault[0] == null && v == 14 && m.cpu().rip == 0) {
-                    long[] ring = m.cpu().recentBlocks;
-                    long[] snap = new long[64];
-                    for (int k = 0; k < 64; k++) snap[k] = ring[(m.cpu().recentAt - 64 + k) & (ring.length - 1)];
-                    firstFault[0] = snap;
-                    System.out.printf("first #PF: rip %#x cr2 %#x error %#x icount %d%n", m.cpu().rip, m.cpu().cr2, err, m.cpu().icount);
-                    for (long a : snap) System.out.printf("  before: %016x%n", a);
-                    long last = snap[63];
-                    byte[] code = new byte[48];
-                    m.ram().read(last - 0xffffffff80000000L, code, 0, code.length);
-                    System.out.println("  code at last block: " + java.util.HexFormat.of().formatHex(code));
-                    System.out.printf("  rsp %#x [rsp] %#x rax %#x r11 %#x%n", m.cpu().r[4], m.cpu().r[0], m.cpu().r[0], m.cpu().r[11]);
-                }
-            };
-            AtomicReference<VcpuExit> exit = new AtomicReference<>();
-            Thread t = Thread.ofPlatform().name("vcpu0").start(() -> exit.set(m.run()));
-            long deadline = System.nanoTime() + 90_000_000_000L;
-            while (t.isAlive() && System.nanoTime() < deadline && !console.toString().contains("Linux version")) Thread.sleep(50);
-            // Let it print a little more, for the log (longer when exploring how far it gets).
-            long more = Long.getLong("jvisor.boot.seconds", 2) * 1000;
-            long until = System.currentTimeMillis() + more;
-            while (t.isAlive() && System.currentTimeMillis() < until && !console.toString().contains(GuestKit.READY)) Thread.sleep(100);
-            m.stop();
-            t.join(10_000);
-            String out = console.toString();
-            String tail = out.length() > 3000 ? out.substring(out.length() - 3000) : out;
-            System.out.printf("early boot: %d instructions, exit %s, rip %#x%n--- console tail ---%n%s%n---%n",
-                    m.cpu().icount, exit.get(), m.cpu().rip, tail);
-            if (Boolean.getBoolean("jvisor.boot.trace")) printRecent(m, kit);
-            assertTrue(out.contains("Linux version " + kit.kernelVersion()), "no banner on the console; exit " + exit.get());
-        }
-    }
 }

@@ -1,0 +1,162 @@
+package org.jvisor.vmm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jvisor.cpu.VcpuExit;
+import org.jvisor.kit.GuestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Debian's stock kernel with the project's initramfs, booted once on jvisor's software CPU; the
+ * checks drive the busybox shell on the serial console and assert what the guest reports.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class BootGuestTest {
+    static final String CMDLINE = "console=ttyS0 noapic nolapic";
+    static GuestKit.Kit kit;
+    static Machine machine;
+    static final ByteArrayOutputStream console = new ByteArrayOutputStream();
+    static Thread vcpu;
+    static final AtomicReference<VcpuExit> exit = new AtomicReference<>();
+    static double bootSeconds;
+    static int marker;
+
+    @BeforeAll
+    static void boot() throws Exception {
+        kit = GuestKit.ensure(System.out::println);
+        machine = new Machine(512L << 20, console);
+        machine.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()), CMDLINE);
+        long t0 = System.nanoTime();
+        vcpu = Thread.ofPlatform().name("vcpu0").start(() -> exit.set(machine.run()));
+        waitFor(GuestKit.READY, 300);
+        bootSeconds = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("boot: Debian %s reached '%s' in %.1f s on jvisor%n", kit.kernelVersion(), GuestKit.READY, bootSeconds);
+        run("stty -echo 2>/dev/null", 30); // a quieter console for parsing
+    }
+
+    @AfterAll
+    static void shutdown() throws Exception {
+        if (machine != null) {
+            machine.stop();
+            vcpu.join(10_000);
+            machine.close();
+        }
+    }
+
+    static synchronized String text() {
+        return console.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    static void waitFor(String what, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (!text().contains(what)) {
+            if (!vcpu.isAlive()) throw new AssertionError("the VM stopped (" + exit.get() + ") before '" + what + "':\n" + tail());
+            if (System.nanoTime() > deadline) throw new AssertionError("no '" + what + "' within " + seconds + " s:\n" + tail());
+            Thread.sleep(20);
+        }
+    }
+
+    static String tail() {
+        String t = text();
+        return t.length() > 4000 ? t.substring(t.length() - 4000) : t;
+    }
+
+    /** Runs a shell command in the guest and returns its output. */
+    static String run(String cmd, int seconds) throws InterruptedException {
+        int n = ++marker;
+        String begin = "@@B" + n + "@@", end = "@@E" + n + "@@";
+        int from = text().length();
+        byte[] line = ("echo " + begin.replace("@", "\\@") + "; " + cmd + "; echo " + end.replace("@", "\\@") + "\n").getBytes(StandardCharsets.US_ASCII);
+        machine.serial().receive(line, 0, line.length);
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (true) {
+            String t = text().substring(from);
+            int b = t.indexOf(begin + "\r\n") >= 0 ? t.indexOf(begin + "\r\n") + begin.length() + 2 : t.indexOf(begin + "\n") >= 0 ? t.indexOf(begin + "\n") + begin.length() + 1 : -1;
+            int e = t.lastIndexOf(end);
+            if (b >= 0 && e >= b) return t.substring(b, e).replace("\r", "").strip();
+            if (System.nanoTime() > deadline) throw new AssertionError("'" + cmd + "' did not finish within " + seconds + " s:\n" + tail());
+            Thread.sleep(10);
+        }
+    }
+
+    @Test
+    @Order(1)
+    void unameReportsDebiansKernel() throws Exception {
+        assertEquals(kit.kernelVersion(), run("uname -r", 60));
+    }
+
+    @Test
+    @Order(2)
+    void cpuinfoFlagsMatchTheCpuidModel() throws Exception {
+        String flagsLine = run("grep -m1 '^flags' /proc/cpuinfo", 60);
+        Set<String> flags = new TreeSet<>(Set.of(flagsLine.replaceFirst("^flags\\s*:\\s*", "").split("\\s+")));
+        Set<String> advertised = Set.of("fpu", "de", "pse", "tsc", "msr", "pae", "cx8", "mtrr", "pge", "cmov", "pat",
+                "clflush", "fxsr", "sse", "sse2", "syscall", "nx", "pdpe1gb", "rdtscp", "lm", "pni", "ssse3", "cx16",
+                "popcnt", "hypervisor", "lahf_lm", "abm", "arch_capabilities");
+        for (String f : advertised) assertTrue(flags.contains(f), "missing " + f + " in " + flags);
+        for (String f : new String[] {"mmx", "avx", "avx2", "sse4_1", "sse4_2", "xsave", "aes", "bmi1", "fma", "rdrand"}) {
+            assertFalse(flags.contains(f), f + " is not implemented but shows in " + flags);
+        }
+    }
+
+    @Test
+    @Order(3)
+    void dmesgIsClean() throws Exception {
+        String dmesg = run("dmesg", 60);
+        for (String bad : new String[] {"WARNING", "unchecked MSR", "Bad RIP", "Call Trace", "BUG:", "Oops"}) {
+            assertFalse(dmesg.contains(bad), "dmesg contains '" + bad + "':\n" + dmesg);
+        }
+    }
+
+    @Test
+    @Order(4)
+    void guestClockFollowsTheHost() throws Exception {
+        long guest = Long.parseLong(run("date +%s", 60));
+        long host = System.currentTimeMillis() / 1000;
+        assertTrue(Math.abs(guest - host) <= 60, "guest " + guest + " host " + host);
+    }
+
+    @Test
+    @Order(5)
+    void sleepTakesTheRightWallTime() throws Exception {
+        run("true", 30);
+        long t0 = System.nanoTime();
+        run("sleep 2", 30);
+        double s = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("boot: 'sleep 2' took %.2f s of wall time%n", s);
+        assertTrue(s >= 1.5 && s <= 2.5, "sleep 2 took " + s + " s");
+    }
+
+    @Test
+    @Order(6)
+    void awkDoesFloatingPoint() throws Exception {
+        // (Debian's busybox awk has no math library: no sqrt.)
+        assertEquals("8.0179 0.3333 1.0000e+20 -2.5000", run("awk 'BEGIN { printf \"%.4f %.4f %.4e %.4f\\n\", 3.5*2.25+1/7, 1/3, 1e10*1e10, -10/4 }'", 60));
+    }
+
+    @Test
+    @Order(100)
+    void poweroffStopsTheMachine() throws Exception {
+        byte[] cmd = "poweroff\n".getBytes(StandardCharsets.US_ASCII);
+        machine.serial().receive(cmd, 0, cmd.length);
+        vcpu.join(60_000);
+        assertFalse(vcpu.isAlive(), "still running after poweroff:\n" + tail());
+        VcpuExit e = exit.get();
+        assertInstanceOf(VcpuExit.Halted.class, e, "exit " + e + "\n" + tail());
+        assertTrue(text().contains("reboot: System halted") || text().contains("reboot: Power down"), tail());
+    }
+}
