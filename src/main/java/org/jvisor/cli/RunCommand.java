@@ -1,15 +1,171 @@
 package org.jvisor.cli;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.jvisor.cpu.VcpuExit;
+import org.jvisor.kit.GuestKit;
+import org.jvisor.loader.KernelImageException;
+import org.jvisor.sys.Terminal;
+import org.jvisor.vmm.Machine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** {@code jvisor run}: boots a guest in the foreground. The x86 PC machine it needs is being built. */
-@Command(name = "run", description = "Boot a VM with the console on this terminal.")
+/**
+ * {@code jvisor run}: boots a VM in the foreground with its serial console on this terminal.
+ * Exit codes: 0 after a guest poweroff (or Ctrl-A x, or a reboot with --no-reboot), 1 for a
+ * guest panic or triple fault (with a one-line reason on stderr), 2 for bad input.
+ */
+@Command(name = "run", description = "Boot a VM with the console on this terminal (Ctrl-A x quits, Ctrl-A h helps).")
 final class RunCommand implements Callable<Integer> {
+    static final String DEFAULT_CMDLINE = "console=ttyS0 noapic nolapic panic=-1";
+    static final long MIN_MEMORY = 64L << 20, MAX_MEMORY = 3L << 30;
+
+    @Option(names = "--kernel", description = "bzImage or vmlinux (default: the guest kit's Debian kernel)") Path kernel;
+    @Option(names = "--initrd", description = "initramfs (default: the guest kit's)") Path initrd;
+    @Option(names = "--cmdline", description = "kernel command line (default: " + DEFAULT_CMDLINE + ")") String cmdline;
+    @Option(names = "--memory", description = "guest RAM, e.g. 512M (default), 1G") String memory = "512M";
+    @Option(names = "--cpus", description = "vCPUs (1 for now)") int cpus = 1;
+    @Option(names = "--no-reboot", description = "exit (code 0) when the guest reboots instead of restarting it") boolean noReboot;
+
+    private volatile Machine current;
+    private volatile boolean quit;
+
+    private static int bad(String msg) {
+        System.err.println("jvisor run: " + msg);
+        return 2;
+    }
+
     @Override
     public Integer call() {
-        System.err.println("jvisor: run: the PC machine (boot loader, devices) is not built yet; "
-                + "the software CPU is, see ./test.sh and bench/cpu-mips.sh");
-        return 2;
+        long ram;
+        try {
+            ram = Sizes.parse(memory);
+        } catch (IllegalArgumentException e) {
+            return bad("--memory: " + e.getMessage());
+        }
+        if (ram < MIN_MEMORY) return bad("--memory " + memory + " is too small (at least 64M)");
+        if (ram > MAX_MEMORY) return bad("--memory " + memory + " is too large (at most 3G for now)");
+        if (cpus != 1) return bad("--cpus " + cpus + ": only 1 vCPU is supported for now");
+        byte[] kernelBytes, initrdBytes;
+        try {
+            if (kernel == null || initrd == null) {
+                GuestKit.Kit kit = GuestKit.ensure(System.err::println);
+                if (kernel == null) kernel = kit.kernel();
+                if (initrd == null && kernel.equals(kit.kernel())) initrd = kit.initramfs();
+            }
+            kernelBytes = readInput(kernel, "kernel");
+            initrdBytes = initrd == null ? null : readInput(initrd, "initrd");
+        } catch (BadInput e) {
+            return bad(e.getMessage());
+        } catch (IOException e) {
+            return bad("cannot prepare the guest kit: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
+        String cl = cmdline != null ? cmdline : DEFAULT_CMDLINE;
+        Terminal raw = null;
+        if (Terminal.isTerminal(0)) {
+            try {
+                raw = new Terminal(0);
+            } catch (IOException e) {
+                raw = null; // not fatal: the console just stays line-buffered
+            }
+        }
+        final boolean escapes = raw != null;
+        Thread input = Thread.ofVirtual().start(() -> pumpInput(System.in, escapes));
+        try {
+            for (;;) {
+                try (Machine m = new Machine(ram, System.out)) {
+                    try {
+                        m.boot(kernelBytes, initrdBytes, cl);
+                    } catch (KernelImageException e) {
+                        return bad(e.getMessage());
+                    }
+                    current = m;
+                    VcpuExit exit = m.run();
+                    System.out.flush();
+                    if (quit) return 0;
+                    switch (exit) {
+                        case VcpuExit.Halted h -> { return 0; } // poweroff (or a halt with interrupts off)
+                        case VcpuExit.Shutdown s -> {
+                            if (m.panic() != null) {
+                                System.err.println("jvisor: guest panic: " + m.panic());
+                                return 1;
+                            }
+                            if ("i8042 reset".equals(s.reason())) {
+                                if (noReboot) return 0;
+                                continue; // reboot: a fresh machine
+                            }
+                            System.err.println("jvisor: guest stopped: " + s.reason());
+                            return 1;
+                        }
+                        case VcpuExit.Fault f -> {
+                            System.err.println("jvisor: guest stopped: " + f.describe());
+                            return 1;
+                        }
+                        case VcpuExit.BudgetExhausted b -> { return 0; }
+                    }
+                }
+            }
+        } finally {
+            if (raw != null) raw.close();
+            input.interrupt();
+        }
+    }
+
+    private static final class BadInput extends Exception {
+        BadInput(String m) {
+            super(m);
+        }
+    }
+
+    private static byte[] readInput(Path p, String what) throws BadInput {
+        if (!Files.exists(p)) throw new BadInput(what + " " + p + ": no such file");
+        if (!Files.isRegularFile(p) || !Files.isReadable(p)) throw new BadInput(what + " " + p + ": not a readable file");
+        try {
+            if (Files.size(p) > (1L << 30)) throw new BadInput(what + " " + p + ": too large");
+            return Files.readAllBytes(p);
+        } catch (IOException e) {
+            throw new BadInput(what + " " + p + ": " + e.getMessage());
+        }
+    }
+
+    /** Console input: bytes to the guest's UART; on a raw terminal, Ctrl-A starts an escape. */
+    private void pumpInput(InputStream in, boolean escapes) {
+        PrintStream err = System.err;
+        boolean ctrlA = false;
+        byte[] one = new byte[1];
+        try {
+            int b;
+            while ((b = in.read()) >= 0) {
+                if (escapes && ctrlA) {
+                    ctrlA = false;
+                    if (b == 'x') {
+                        quit = true;
+                        Machine m = current;
+                        if (m != null) m.stop();
+                        return;
+                    }
+                    if (b == 'h') {
+                        err.print("\r\nC-a h    this help\r\nC-a x    exit jvisor\r\nC-a C-a  send C-a to the guest\r\n");
+                        continue;
+                    }
+                    if (b != 1) continue;
+                } else if (escapes && b == 1) {
+                    ctrlA = true;
+                    continue;
+                }
+                Machine m = current;
+                one[0] = (byte) b;
+                if (m != null) m.serial().receive(one, 0, 1);
+            }
+        } catch (IOException e) {
+            // stdin closed: the guest keeps running without input
+        }
     }
 }

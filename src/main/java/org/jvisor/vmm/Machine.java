@@ -26,11 +26,13 @@ public final class Machine implements AutoCloseable {
     private final Cmos cmos = new Cmos();
     private volatile boolean stop;
     private volatile String resetReason;
+    /** Set when the console shows a kernel panic (a pvpanic device comes with the PCI work). */
+    private volatile String panic;
 
     public Machine(long ramBytes, OutputStream console) {
         this.ram = GuestMemory.allocate(ramBytes);
         this.cpu = new Cpu(ram);
-        this.serial = new Serial16550(console, () -> pic.raise(4));
+        this.serial = new Serial16550(new PanicWatcher(console), () -> pic.raise(4));
         this.pit = new Pit8254(pic, cpu::tsc);
         cpu.deliverToGuest = true;
         cpu.interrupts = pic;
@@ -107,6 +109,7 @@ public final class Machine implements AutoCloseable {
                 case VcpuExit.Fault f -> { return f; }
             }
         }
+        if (panic != null) return new VcpuExit.Shutdown(panic, cpu.rip);
         if (resetReason != null) return new VcpuExit.Shutdown(resetReason, cpu.rip);
         return new VcpuExit.BudgetExhausted(cpu.rip);
     }
@@ -123,6 +126,34 @@ public final class Machine implements AutoCloseable {
 
     public String resetReason() {
         return resetReason;
+    }
+
+    public String panic() {
+        return panic;
+    }
+
+    /** Passes console output through, noting "Kernel panic - not syncing: ..." lines. */
+    private final class PanicWatcher extends java.io.FilterOutputStream {
+        private final StringBuilder line = new StringBuilder();
+
+        PanicWatcher(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(int b) throws java.io.IOException {
+            out.write(b);
+            if (b == '\n' || line.length() > 400) {
+                int at = line.indexOf("Kernel panic - not syncing:");
+                if (at >= 0 && panic == null) {
+                    panic = line.substring(at).strip();
+                    stop = true;
+                }
+                line.setLength(0);
+            } else if (b != '\r') {
+                line.append((char) b);
+            }
+        }
     }
 
     public void stop() {
