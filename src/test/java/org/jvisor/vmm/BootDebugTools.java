@@ -1,44 +1,42 @@
 package org.jvisor.vmm;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jvisor.cpu.VcpuExit;
 import org.jvisor.kit.GuestKit;
-import org.junit.jupiter.api.Test;
 
 /**
  * Tools for chasing a guest that goes wrong, off unless asked for: a single-step trace before a
  * given instruction count, and a divergence finder that runs one machine in blocks and one
  * single-stepping (with a deterministic TSC) and reports the first instruction where they differ.
  */
-class BootDebugTools {
-    /** The last blocks the vCPU ran, with kernel symbols: where a guest went wrong. */
-    static void printRecent(Machine m, GuestKit.Kit kit) throws Exception {
-        java.util.TreeMap<Long, String> syms = new java.util.TreeMap<>(Long::compareUnsigned);
-        java.nio.file.Path map = kit.kernel().getParent().resolve("System.map-" + kit.kernelVersion());
-        for (String line : Files.readAllLines(map)) {
-            String[] f = line.split(" ");
-            if (f.length == 3 && (f[1].equalsIgnoreCase("t") || f[1].equalsIgnoreCase("w"))) syms.put(Long.parseUnsignedLong(f[0], 16), f[2]);
-        }
-        long[] ring = m.cpu().recentBlocks;
-        int n = m.cpu().recentAt;
-        for (int k = Math.max(0, n - 60); k < n; k++) {
-            long a = ring[k & (ring.length - 1)];
-            var e = syms.floorEntry(a);
-            System.out.printf("  block %016x %s+%#x%n", a, e == null ? "?" : e.getValue(), e == null ? 0 : a - e.getKey());
+public final class BootDebugTools {
+    /**
+     * usage: BootDebugTools step N | diverge FROM TO
+     * (java -cp target/classes:target/test-classes:target/lib/* org.jvisor.vmm.BootDebugTools ...)
+     */
+    public static void main(String[] args) throws Exception {
+        switch (args.length > 0 ? args[0] : "") {
+            case "step" -> {
+                System.setProperty("jvisor.boot.stepFrom", args[1]);
+                stepTrace();
+            }
+            case "diverge" -> {
+                System.setProperty("jvisor.boot.diverge", args[1] + "," + args[2]);
+                divergence();
+            }
+            default -> System.err.println("usage: BootDebugTools step N | diverge FROM TO");
         }
     }
 
     /**
-     * -Djvisor.boot.diverge=FROM,TO: with a deterministic TSC, runs one machine in blocks and one
+     * diverge FROM TO: with a deterministic TSC, runs one machine in blocks and one
      * single-stepping from FROM, comparing registers at every block boundary up to TO; prints the
      * first difference (a decoder/cache bug shows up as one).
      */
-    @Test
-    void divergence() throws Exception {
+    static void divergence() throws Exception {
         String arg = System.getProperty("jvisor.boot.diverge");
         if (arg == null) return;
         long from = Long.parseLong(arg.split(",")[0]), to = Long.parseLong(arg.split(",")[1]);
@@ -93,9 +91,8 @@ class BootDebugTools {
         return sb.toString();
     }
 
-    /** -Djvisor.boot.stepFrom=N: run to instruction N, then single-step and log until rip is 0. */
-    @Test
-    void stepTrace() throws Exception {
+    /** step N: run to instruction N, then single-step and log until rip is 0. */
+    static void stepTrace() throws Exception {
         long from = Long.getLong("jvisor.boot.stepFrom", -1);
         if (from < 0) return;
         GuestKit.Kit kit = GuestKit.ensure(s -> { });

@@ -1,0 +1,64 @@
+package org.jvisor.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jvisor.kit.GuestKit;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** jvisor run's exit-code contract, on real boots: reboot with --no-reboot exits 0, a panic exits 1. */
+class RunCommandGuestTest {
+    /** Boots with `jvisor run ARGS`, types {@code command} at the shell, returns (exit code, stdout, stderr). */
+    static Object[] boot(String command, String... args) throws Exception {
+        InputStream oldIn = System.in;
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        PipedOutputStream keys = new PipedOutputStream();
+        PipedInputStream in = new PipedInputStream(keys, 4096);
+        AtomicInteger rc = new AtomicInteger(-1);
+        System.setIn(in);
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+        try {
+            Thread t = Thread.ofPlatform().start(() -> rc.set(new CommandLine(new Main()).execute(args)));
+            long deadline = System.nanoTime() + 300_000_000_000L;
+            while (!out.toString(StandardCharsets.ISO_8859_1).contains(GuestKit.READY)) {
+                if (!t.isAlive() || System.nanoTime() > deadline) throw new AssertionError("no ready line:\n" + out + "\n" + err);
+                Thread.sleep(50);
+            }
+            Thread.sleep(500);
+            keys.write((command + "\n").getBytes(StandardCharsets.US_ASCII));
+            keys.flush();
+            t.join(120_000);
+            return new Object[] {rc.get(), out.toString(StandardCharsets.ISO_8859_1), err.toString(StandardCharsets.ISO_8859_1)};
+        } finally {
+            System.setIn(oldIn);
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+            keys.close();
+        }
+    }
+
+    @Test
+    void rebootWithNoRebootExitsZero() throws Exception {
+        Object[] r = boot("reboot", "run", "--no-reboot");
+        assertEquals(0, r[0], (String) r[2]);
+        assertTrue(((String) r[1]).contains("reboot: Restarting system"), (String) r[1]);
+    }
+
+    @Test
+    void guestPanicExitsOneWithTheReason() throws Exception {
+        Object[] r = boot("echo c > /proc/sysrq-trigger", "run");
+        assertEquals(1, r[0]);
+        String err = (String) r[2];
+        assertTrue(err.strip().lines().count() == 1 && err.contains("jvisor: guest panic: Kernel panic - not syncing"), err);
+    }
+}
