@@ -195,7 +195,7 @@ public final class Cpu {
             int k = 0;
             try {
                 while (icount < limit) {
-                    if (interrupts != null && (rflags & Flags.IF) != 0) {
+                    if (interrupts != null && (rflags & Flags.IF) != 0 && interrupts.mayBePending()) {
                         if (interruptShadow) interruptShadow = false;
                         else checkInterrupt();
                     }

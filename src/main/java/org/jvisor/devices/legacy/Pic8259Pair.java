@@ -61,6 +61,17 @@ public final class Pic8259Pair implements InterruptSource {
     }
 
     private final Chip master = new Chip(), slave = new Chip();
+    /** Whether any unmasked request is waiting; read without the lock by the vCPU at every block. */
+    private volatile boolean requested;
+
+    private void update() {
+        requested = ((master.irr & ~master.imr) | (slave.irr & ~slave.imr)) != 0;
+    }
+
+    @Override
+    public boolean mayBePending() {
+        return requested;
+    }
 
     /** An edge on IRQ line 0-15. */
     public synchronized void raise(int irq) {
@@ -70,6 +81,7 @@ public final class Pic8259Pair implements InterruptSource {
             slave.irr |= 1 << (irq - 8);
             master.irr |= 1 << 2;
         }
+        update();
     }
 
     public synchronized int read(int port) {
@@ -88,6 +100,7 @@ public final class Pic8259Pair implements InterruptSource {
             case 0xA0 -> slave.command(v);
             default -> slave.data(v);
         }
+        update();
     }
 
     @Override
@@ -114,5 +127,6 @@ public final class Pic8259Pair implements InterruptSource {
             master.irr &= ~(1 << m);
         }
         if (m >= 0 && !master.autoEoi) master.isr |= 1 << m;
+        update();
     }
 }
