@@ -60,7 +60,13 @@ public final class Machine implements AutoCloseable {
                     case 0x20, 0x21, 0xA0, 0xA1 -> pic.write(port, value);
                     case 0x40, 0x41, 0x42, 0x43, 0x61 -> pit.write(port, value);
                     case 0x70, 0x71 -> cmos.write(port, value);
-                    case 0x64 -> { if ((value & 0xFF) == 0xFE) { resetReason = "i8042 reset"; stop = true; } }
+                    case 0x64 -> {
+                        if ((value & 0xFF) == 0xFE) { // pulse the reset line: the machine stops at once
+                            resetReason = "i8042 reset";
+                            stop = true;
+                            cpu.requestStop();
+                        }
+                    }
                     default -> { }
                 }
             }
@@ -148,6 +154,7 @@ public final class Machine implements AutoCloseable {
                 if (at >= 0 && panic == null) {
                     panic = line.substring(at).strip();
                     stop = true;
+                    cpu.requestStop();
                 }
                 line.setLength(0);
             } else if (b != '\r') {

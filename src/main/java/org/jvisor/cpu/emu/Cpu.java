@@ -83,7 +83,12 @@ public final class Cpu {
     // ---- Run-loop state ----
     public long icount;
     int exitRequest; // EXIT_* set by HLT and friends, seen at block end
-    static final int EXIT_NONE = 0, EXIT_HALT = 1;
+    static final int EXIT_NONE = 0, EXIT_HALT = 1, EXIT_STOP = 2;
+
+    /** Makes run() return at the end of the current block (a device asked for a reset or stop). */
+    public void requestStop() {
+        exitRequest = EXIT_STOP;
+    }
     final long[] tmp = new long[2]; // scratch 128-bit operand
 
     public Cpu(GuestMemory memory) {
@@ -213,6 +218,7 @@ public final class Cpu {
                         int e = exitRequest;
                         exitRequest = EXIT_NONE;
                         if (e == EXIT_HALT) return new VcpuExit.Halted(rip);
+                        return new VcpuExit.BudgetExhausted(rip);
                     }
                 }
                 return new VcpuExit.BudgetExhausted(rip);
