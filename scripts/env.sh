@@ -30,6 +30,10 @@ if ! JAVA_HOME=$(find_jdk); then
 fi
 export JAVA_HOME
 export PATH="$JAVA_HOME/bin:$PATH"
+# Maven's own libraries use sun.misc.Unsafe, which JDK 24+ warns about on every build.
+if [ "$(jdk_major "$JAVA_HOME")" -ge 24 ]; then
+  case "${MAVEN_OPTS:-}" in *sun-misc-unsafe*) ;; *) export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ;; esac
+fi
 
 # Rebuild the jar when any source or the pom is newer than it.
 jvisor_jar="$jvisor_root/target/jvisor.jar"

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "run", description = "Boot a VM with the console on this terminal (Ctrl-A x quits, Ctrl-A h helps).")
 final class RunCommand implements Callable<Integer> {
-    static final String DEFAULT_CMDLINE = "console=ttyS0 noapic nolapic panic=-1";
+    static final String DEFAULT_CMDLINE = "console=ttyS0 panic=-1";
     static final long MIN_MEMORY = 64L << 20, MAX_MEMORY = 3L << 30;
 
     @Option(names = "--kernel", description = "bzImage or vmlinux (default: the guest kit's Debian kernel)") Path kernel;

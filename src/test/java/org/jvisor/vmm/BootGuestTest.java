@@ -26,7 +26,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BootGuestTest {
-    static final String CMDLINE = "console=ttyS0 noapic nolapic";
+    static final String CMDLINE = "console=ttyS0 panic=-1";
     static GuestKit.Kit kit;
     static Machine machine;
     static final ByteArrayOutputStream console = new ByteArrayOutputStream();
