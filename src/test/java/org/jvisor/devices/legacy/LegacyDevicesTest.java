@@ -1,0 +1,134 @@
+package org.jvisor.devices.legacy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The legacy PC devices driven through their I/O ports, as the kernel programs them. */
+class LegacyDevicesTest {
+    /** The kernel's 8259 initialisation: vectors 0x30 (master) and 0x38 (slave), cascade on IRQ 2. */
+    static Pic8259Pair initialisedPic() {
+        Pic8259Pair pic = new Pic8259Pair();
+        pic.write(0x20, 0x11);
+        pic.write(0x21, 0x30);
+        pic.write(0x21, 0x04);
+        pic.write(0x21, 0x01);
+        pic.write(0xA0, 0x11);
+        pic.write(0xA1, 0x38);
+        pic.write(0xA1, 0x02);
+        pic.write(0xA1, 0x01);
+        pic.write(0x21, 0x00); // unmask all
+        pic.write(0xA1, 0x00);
+        return pic;
+    }
+
+    @Test
+    void picDeliversByPriorityAndWaitsForEoi() {
+        Pic8259Pair pic = initialisedPic();
+        assertEquals(-1, pic.pending());
+        assertFalse(pic.mayBePending());
+        pic.raise(4);
+        pic.raise(0);
+        assertTrue(pic.mayBePending());
+        assertEquals(0x30, pic.pending(), "IRQ 0 has the highest priority");
+        pic.acknowledge(0x30);
+        assertEquals(-1, pic.pending(), "IRQ 4 waits while IRQ 0 is in service");
+        pic.write(0x20, 0x20); // non-specific EOI
+        assertEquals(0x34, pic.pending());
+        pic.acknowledge(0x34);
+        pic.write(0x20, 0x20);
+        // A slave line comes through the cascade with the slave's vector.
+        pic.raise(12);
+        assertEquals(0x38 + 4, pic.pending());
+        pic.acknowledge(0x3C);
+        pic.write(0xA0, 0x20);
+        pic.write(0x20, 0x20);
+        assertEquals(-1, pic.pending());
+        // Masked lines stay pending until unmasked.
+        pic.write(0x21, 0x01);
+        pic.raise(0);
+        assertEquals(-1, pic.pending());
+        pic.write(0x21, 0x00);
+        assertEquals(0x30, pic.pending());
+    }
+
+    @Test
+    void pitChannel0TicksAndChannel2GatesThroughPort61() {
+        Pic8259Pair pic = initialisedPic();
+        AtomicLong now = new AtomicLong(1_000_000_000L);
+        Pit8254 pit = new Pit8254(pic, now::get);
+        // Channel 0, lobyte/hibyte, mode 2, 1193 counts (1 ms).
+        pit.write(0x43, 0x34);
+        pit.write(0x40, 1193 & 0xFF);
+        pit.write(0x40, 1193 >> 8);
+        pit.poll();
+        assertEquals(-1, pic.pending());
+        now.addAndGet(1_000_000);
+        pit.poll();
+        assertEquals(0x30, pic.pending(), "IRQ 0 after one period");
+        // The counter counts down in between.
+        pit.write(0x43, 0x00); // latch channel 0
+        int lo = pit.read(0x40), hi = pit.read(0x40);
+        assertTrue((lo | hi << 8) <= 1193);
+        // Channel 2 in mode 0 with the gate on: OUT2 (port 0x61 bit 5) rises when the count runs out.
+        pit.write(0x61, 0x01);
+        pit.write(0x43, 0xB0);
+        pit.write(0x42, 0xFF);
+        pit.write(0x42, 0xFF);
+        assertEquals(0, pit.read(0x61) & 0x20);
+        now.addAndGet(60_000_000); // more than 65535 / 1.193182 MHz
+        assertEquals(0x20, pit.read(0x61) & 0x20);
+    }
+
+    @Test
+    void uartTransmitsAndInterruptsOnTransmitEmptyAndReceive() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        AtomicInteger irqs = new AtomicInteger();
+        Serial16550 uart = new Serial16550(out, irqs::incrementAndGet);
+        uart.write(0, 'h');
+        uart.write(0, 'i');
+        assertEquals("hi", out.toString());
+        assertEquals(0x60, uart.read(5) & 0x60, "transmitter always empty");
+        assertEquals(0x01, uart.read(2) & 0x0F, "no interrupt while IER is 0");
+        uart.write(1, 0x02); // enable transmit-empty interrupts
+        assertEquals(1, irqs.get());
+        assertEquals(0x02, uart.read(2) & 0x0F);
+        assertEquals(0x01, uart.read(2) & 0x0F, "reading IIR acknowledges it");
+        uart.write(1, 0x01); // receive interrupts only
+        uart.receive(new byte[] {'x', 'y'}, 0, 2);
+        assertEquals(2, irqs.get());
+        assertEquals(1, uart.read(5) & 1, "data ready");
+        assertEquals(0x04, uart.read(2) & 0x0F);
+        assertEquals('x', uart.read(0));
+        assertEquals('y', uart.read(0));
+        assertEquals(0, uart.read(5) & 1);
+        // Divisor latch access does not disturb data.
+        uart.write(3, 0x80);
+        uart.write(0, 1);
+        uart.write(3, 0x03);
+        assertEquals("hi", out.toString());
+    }
+
+    @Test
+    void cmosReportsTheHostTimeInBcd() {
+        Cmos cmos = new Cmos();
+        ZonedDateTime t = ZonedDateTime.now(ZoneOffset.UTC);
+        cmos.write(0x70, 0x09);
+        int year = cmos.read(0x71);
+        cmos.write(0x70, 0x32);
+        int century = cmos.read(0x71);
+        int y = (century >> 4) * 1000 + (century & 15) * 100 + (year >> 4) * 10 + (year & 15);
+        assertEquals(t.getYear(), y);
+        cmos.write(0x70, 0x0B);
+        assertEquals(0x02, cmos.read(0x71), "24-hour BCD");
+        cmos.write(0x70, 0x0A);
+        assertEquals(0, cmos.read(0x71) & 0x80, "never update-in-progress");
+    }
+}
