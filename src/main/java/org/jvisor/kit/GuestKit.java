@@ -56,16 +56,20 @@ public final class GuestKit {
             String version = kernelVersion(root);
             Path kernel = root.resolve("boot/vmlinuz-" + version);
             Path initramfs = dir.resolve("initramfs-" + version + "-" + LAYOUT + ".cpio.gz");
-            List<String> order = moduleOrder(root.resolve("lib/modules/" + version));
-            if (!Files.exists(initramfs)) {
+            // The module order is resolved once, when the initramfs is written, and kept beside it.
+            Path orderFile = dir.resolve(initramfs.getFileName() + ".modules");
+            if (!Files.exists(initramfs) || !Files.exists(orderFile)) {
+                Map<String, Path> byName = moduleIndex(root.resolve("lib/modules/" + version));
+                List<String> order = moduleOrder(byName);
                 log.accept("jvisor: writing the guest initramfs (" + order.size() + " modules)");
                 Path tmp = dir.resolve(initramfs.getFileName() + ".tmp");
                 try (OutputStream os = new GZIPOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
-                    writeInitramfs(os, root, version, order);
+                    writeInitramfs(os, root, order, byName);
                 }
-                Files.move(tmp, initramfs, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                Files.write(orderFile, order);
+                Files.move(tmp, initramfs, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
-            return new Kit(kernel, initramfs, version, order);
+            return new Kit(kernel, initramfs, version, List.copyOf(Files.readAllLines(orderFile)));
         }
     }
 
@@ -119,8 +123,8 @@ public final class GuestKit {
         }
     }
 
-    /** The wanted modules and their dependencies, each after what it depends on. */
-    static List<String> moduleOrder(Path modules) throws IOException {
+    /** Every module of the kernel by name ('-' written as '_', as the kernel names them). */
+    static Map<String, Path> moduleIndex(Path modules) throws IOException {
         Map<String, Path> byName = new HashMap<>();
         try (Stream<Path> s = Files.walk(modules.resolve("kernel"))) {
             s.filter(p -> p.toString().endsWith(".ko")).forEach(p -> {
@@ -128,6 +132,11 @@ public final class GuestKit {
                 byName.put(n.substring(0, n.length() - 3).replace('-', '_'), p);
             });
         }
+        return byName;
+    }
+
+    /** The wanted modules and their dependencies, each after what it depends on. */
+    static List<String> moduleOrder(Map<String, Path> byName) throws IOException {
         LinkedHashSet<String> order = new LinkedHashSet<>();
         for (String m : MODULES) visit(m, byName, order, new LinkedHashSet<>());
         return List.copyOf(order);
@@ -171,7 +180,7 @@ public final class GuestKit {
             ::shutdown:/bin/umount -a -r
             """;
 
-    static void writeInitramfs(OutputStream os, Path root, String version, List<String> order) throws IOException {
+    static void writeInitramfs(OutputStream os, Path root, List<String> order, Map<String, Path> byName) throws IOException {
         try (Cpio c = new Cpio(new NonClosing(os))) {
             for (String d : new String[] {"bin", "dev", "etc", "lib", "lib/modules", "proc", "sys", "tmp", "sbin"}) c.dir(d);
             c.charDevice("dev/console", 0600, 5, 1);
@@ -181,14 +190,6 @@ public final class GuestKit {
             c.file("init", 0755, initScript().getBytes(StandardCharsets.UTF_8));
             c.file("etc/inittab", 0644, INITTAB.getBytes(StandardCharsets.UTF_8));
             c.file("etc/modules", 0644, (String.join("\n", order) + "\n").getBytes(StandardCharsets.UTF_8));
-            Path mods = root.resolve("lib/modules/" + version + "/kernel");
-            Map<String, Path> byName = new HashMap<>();
-            try (Stream<Path> s = Files.walk(mods)) {
-                s.filter(p -> p.toString().endsWith(".ko")).forEach(p -> {
-                    String n = p.getFileName().toString();
-                    byName.put(n.substring(0, n.length() - 3).replace('-', '_'), p);
-                });
-            }
             for (String m : order) c.file("lib/modules/" + m + ".ko", 0644, Files.readAllBytes(byName.get(m)));
             c.finish();
         }
