@@ -155,14 +155,13 @@ public final class Qcow2Check {
             ByteBuffer b = ByteBuffer.allocate((int) cs);
             Qcow2Image.readFully(img.channel(), b, l2off, img.path());
             b.flip();
-            int x = 62 - (img.cb - 8);
             for (int i = 0; i < cs / 8; i++) {
                 long e = b.getLong(i * 8);
                 if ((e & Qcow2Image.COMPRESSED) != 0) {
-                    long host = e & ((1L << x) - 1);
-                    long sectors = ((e & ~Qcow2Image.COMPRESSED & ~Qcow2Image.COPIED) >>> x) + 1;
-                    long end = (host & ~511L) + sectors * 512;
-                    for (long c = host >>> img.cb; c <= (end - 1) >>> img.cb; c++) count.add(c << img.cb, "compressed cluster");
+                    long end = img.compressedEnd(e);
+                    for (long c = img.compressedOffset(e) >>> img.cb; c <= (end - 1) >>> img.cb; c++) {
+                        count.add(c << img.cb, "compressed cluster");
+                    }
                     continue;
                 }
                 long off = e & Qcow2Image.OFFSET_MASK;

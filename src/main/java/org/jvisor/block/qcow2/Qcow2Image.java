@@ -289,13 +289,22 @@ public final class Qcow2Image implements DiskImage {
         FileIo.zero(b);
     }
 
+    /** Host byte offset of a compressed L2 entry's data. */
+    long compressedOffset(long e) {
+        return e & ((1L << (62 - (cb - 8))) - 1);
+    }
+
+    /** End of the 512-byte sectors a compressed L2 entry's data occupies. */
+    long compressedEnd(long e) {
+        long sectors = ((e & ~COMPRESSED & ~COPIED) >>> (62 - (cb - 8))) + 1;
+        return (compressedOffset(e) & ~511L) + sectors * 512;
+    }
+
     /** Inflates a compressed cluster; its size is bounded by the entry's sector count and the file. */
     private byte[] decompress(long e) throws BlockException {
         if (decompressed != null && e == decompressedEntry) return decompressed;
-        int x = 62 - (cb - 8);
-        long host = e & ((1L << x) - 1);
-        long sectors = ((e & ~COMPRESSED & ~COPIED) >>> x) + 1;
-        long len = sectors * 512 - (host & 511);
+        long host = compressedOffset(e);
+        long len = compressedEnd(e) - host;
         if (len <= 0 || host <= 0 || host >= nextFree) throw corrupt("compressed cluster offset invalid");
         len = Math.min(len, nextFree - host);
         len = Math.min(len, 2 * cs + 512); // a compressed cluster is never larger than that
@@ -450,11 +459,8 @@ public final class Qcow2Image implements DiskImage {
     /** Drops the clusters an L2 entry held (after the entry no longer points at them). */
     private void release(long e) throws BlockException {
         if ((e & COMPRESSED) != 0) {
-            int x = 62 - (cb - 8);
-            long host = e & ((1L << x) - 1);
-            long sectors = ((e & ~COMPRESSED & ~COPIED) >>> x) + 1;
-            long end = (host & ~511L) + sectors * 512;
-            for (long c = host >>> cb; c <= (end - 1) >>> cb; c++) addRef(c, -1);
+            long end = compressedEnd(e);
+            for (long c = compressedOffset(e) >>> cb; c <= (end - 1) >>> cb; c++) addRef(c, -1);
         } else if ((e & OFFSET_MASK) != 0) {
             addRef((e & OFFSET_MASK) >>> cb, -1);
         }
