@@ -141,17 +141,7 @@ public final class Cpu {
 
     /** Guest-physical accesses outside RAM go to this bus (without one they fault). */
     public void setMmio(MmioBus bus) {
-        mmu.mmio = bus == null ? null : new Mmu.Mmio() {
-            @Override
-            public long read(long pa, int size) {
-                return bus.read(pa, size);
-            }
-
-            @Override
-            public void write(long pa, int size, long value) {
-                bus.write(pa, size, value);
-            }
-        };
+        mmu.mmio = bus;
     }
 
     /** The devices mapped into guest-physical space. */

@@ -23,13 +23,6 @@ final class Mmu {
     static final long ADDR = 0x000FFFFFFFFFF000L;
     private static final int TLB_BITS = 10, TLB = 1 << TLB_BITS, TLB_MASK = TLB - 1;
 
-    /** Devices mapped at guest-physical addresses outside RAM. */
-    interface Mmio {
-        long read(long pa, int size);
-
-        void write(long pa, int size, long value);
-    }
-
     private final Cpu cpu;
     final MemorySegment ram;
     private final long ramSize;
@@ -38,7 +31,7 @@ final class Mmu {
     /** Set from CR0.PG (4-level paging: the CPU refuses PG without long mode). */
     boolean paging;
     /** Without an MMIO bus, accesses outside RAM fault (as the user-mode tests want). */
-    Mmio mmio;
+    Cpu.MmioBus mmio;
 
     // TLB: tag = (virtual page << 1) | user, -1 when empty; value = physical page address.
     private final long[] tagR = new long[TLB], physR = new long[TLB];
