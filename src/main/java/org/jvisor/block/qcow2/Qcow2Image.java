@@ -435,12 +435,10 @@ public final class Qcow2Image implements DiskImage {
         // From here on, table entries are written to the new place.
         h.refcountTableOffset = newOff;
         h.refcountTableClusters = (int) clusters;
-        ByteBuffer t = ByteBuffer.allocate((int) (clusters * cs));
-        t.asLongBuffer().put(refTable);
-        writeFully(ch, t, newOff, path);
         for (long k = 0; k < clusters; k++) addRef((newOff >>> cb) + k, 1);
-        // Switch the header over in one write, then release the old table.
-        t.clear();
+        // The table is written once, after counting its own clusters (which may add refcount blocks to it);
+        // then the header switches over in one write and the old table is released.
+        ByteBuffer t = ByteBuffer.allocate((int) (clusters * cs));
         t.asLongBuffer().put(refTable);
         writeFully(ch, t, newOff, path);
         ByteBuffer hdr = ByteBuffer.allocate(12).putLong(0, newOff).putInt(8, (int) clusters);
