@@ -136,9 +136,8 @@ public final class ImageOps {
             }
             Path base = Qcow2Image.resolve(overlay, q.header().backingFile);
             try (DiskImage below = Images.open(base, q.header().backingFormat, false)) {
-                long size = Math.min(top.size(), below.size());
-                if (top.size() > below.size()) below.resize(top.size());
-                size = top.size();
+                long size = top.size();
+                if (size > below.size()) below.resize(size);
                 long cs = q.header().clusterSize();
                 ByteBuffer buf = ByteBuffer.allocate((int) cs);
                 for (long off = 0; off < size; off += cs) {
