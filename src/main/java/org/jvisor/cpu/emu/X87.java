@@ -338,14 +338,14 @@ public final class X87 {
             case 0 -> arithReg(reg, 0, rm, false);
             case 4 -> arithReg(reg >= 4 ? reg ^ 1 : reg, rm, 0, false);
             case 6 -> {
-                if (reg == 3 && rm == 1) { compare(0, 1, false, 2, false); }
+                if (reg == 3 && rm == 1) { compare(0, 1, false, 2); }
                 else if (reg != 2 && reg != 3) arithReg(reg >= 4 ? reg ^ 1 : reg, rm, 0, true);
                 else throw c.fault(Vectors.UD);
             }
             case 1 -> d9(c, reg, rm);
             case 2 -> {
                 if (reg < 4) fcmov(c, reg, rm, false);
-                else if (reg == 5 && rm == 1) compare(0, 1, true, 2, false);
+                else if (reg == 5 && rm == 1) compare(0, 1, true, 2);
                 else throw c.fault(Vectors.UD);
             }
             case 3 -> {
@@ -370,8 +370,8 @@ public final class X87 {
                         }
                         if (reg == 3) pop();
                     }
-                    case 4 -> compare(0, rm, true, 0, false);
-                    case 5 -> compare(0, rm, true, 1, false);
+                    case 4 -> compare(0, rm, true, 0);
+                    case 5 -> compare(0, rm, true, 1);
                     default -> throw c.fault(Vectors.UD);
                 }
             }
@@ -512,7 +512,7 @@ public final class X87 {
     /** dst = dst op src for register operands; pop afterwards if asked. */
     private void arithReg(int kind, int dst, int src, boolean popAfter) {
         if (kind == 2 || kind == 3) {
-            compare(dst, src, false, kind == 3 ? 1 : 0, false);
+            compare(dst, src, false, kind == 3 ? 1 : 0);
             return;
         }
         if (underflow(dst) | underflow(src)) {
@@ -865,7 +865,7 @@ public final class X87 {
     // =========================== compares ===========================
 
     /** FCOM/FUCOM family on ST(a), ST(b): sets C3 C2 C0; pops {@code pops} times. */
-    private void compare(int a, int b, boolean unordered, int pops, boolean unused) {
+    private void compare(int a, int b, boolean unordered, int pops) {
         if (underflow(a) | underflow(b)) {
             fsw |= C0 | C2 | C3;
         } else {

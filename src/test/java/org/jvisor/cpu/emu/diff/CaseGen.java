@@ -465,7 +465,6 @@ final class CaseGen {
         boolean down = a.rnd.nextInt(4) == 0;
         a.mark();
         a.out.write(down ? 0xFD : 0xFC);
-        long span = 16L * s;
         long src = MachineState.DATA + (down ? 200 : 0) + a.rnd.nextInt(300);
         long dst = MachineState.DATA + (down ? 200 : 0) + a.rnd.nextInt(300);
         a.movImm64(6, src);
@@ -480,7 +479,6 @@ final class CaseGen {
         a.out.write(base[kind] + (s == 1 ? 0 : 1));
         // CMPS/SCAS set the flags, unless a repeat count of zero skips them entirely.
         if ((kind == 3 || kind == 4) && (rep == 0 || n > 0)) flags(a, ALL, 0);
-        if (span < 0) throw new IllegalStateException();
     }
 
     // ============================ control flow and stack ============================
