@@ -53,6 +53,8 @@ public final class Cpu {
     public PortIo ports = PortIo.NONE;
     /** External interrupts (the local APIC); null when there are none. */
     public InterruptSource interrupts;
+    /** Platform MSRs (APIC, paravirtual clock); null when there are none. */
+    public MsrDevice msrDevice;
     /** TSC = nanoseconds since its last write (a 1 GHz TSC, which CPUID states). */
     private long tscOffset = System.nanoTime();
 
@@ -194,7 +196,7 @@ public final class Cpu {
                         if (interruptShadow) interruptShadow = false;
                         else checkInterrupt();
                     }
-                    Block b = code.lookup(rip);
+                    Block b = code.lookup(mode == Decoder.MODE64 ? rip : codeLinear(rip));
                     if (recentBlocks != null) recentBlocks[recentAt++ & (recentBlocks.length - 1)] = rip;
                     Insn[] ins = b.insns;
                     for (k = 0; k < ins.length; k++) {
@@ -265,7 +267,7 @@ public final class Cpu {
     public VcpuExit step() {
         Insn i;
         try {
-            i = decoder.decode(a -> mmu.fetch8(a), rip, mode);
+            i = decoder.decode(a -> mmu.fetch8(a), codeLinear(rip), mode);
         } catch (CpuFault f) {
             return stepFault();
         }
@@ -327,10 +329,15 @@ public final class Cpu {
         return String.format("fk=%d fa=%x fb=%x fr=%x fsz=%d fc=%x rflags=%x", fk, fa, fb, fr, fsz, fc, rflags);
     }
 
+    /** The linear address of code at offset {@code ip} in CS: CS.base + ip outside 64-bit mode. */
+    long codeLinear(long ip) {
+        return mode == Decoder.MODE64 ? ip : (segBase[Seg.CS] + ip) & 0xFFFFFFFFL;
+    }
+
     /** The instruction at rip, decoded (for traces). */
     public String describeAt(long addr) {
         try {
-            return decoder.decode(a -> mmu.fetch8(a), addr, mode).toString();
+            return decoder.decode(a -> mmu.fetch8(a), codeLinear(addr), mode).toString();
         } catch (CpuFault f) {
             return "(unfetchable)";
         }

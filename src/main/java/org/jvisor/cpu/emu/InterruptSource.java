@@ -15,4 +15,12 @@ public interface InterruptSource {
 
     /** The CPU is taking {@code vector} (the APIC moves it from IRR to ISR). */
     void acknowledge(int vector);
+
+    /** CR8 reads and writes reach the APIC's task priority (bits 7:4 of TPR); -1: no APIC behind CR8. */
+    default int taskPriorityClass() {
+        return -1;
+    }
+
+    default void setTaskPriorityClass(int cls) {
+    }
 }

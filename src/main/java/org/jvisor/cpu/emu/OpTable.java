@@ -11,6 +11,9 @@ final class OpTable {
     /** SSE ops of the 0F map indexed by opcode * 4 + prefix (0 none, 1 66, 2 F3, 3 F2). */
     private static final int[] SSE_OP = new int[1024], SSE_AUX = new int[1024];
 
+    /** aux of JMPF_E/CALLF_E taking selector:offset from the instruction (EA/9A) instead of memory. */
+    static final int FAR_DIRECT = 1;
+
     private OpTable() {}
 
     static {
@@ -128,6 +131,11 @@ final class OpTable {
         if (b >= 0xB8 && b <= 0xBF) { set(d, Op.MOV_RI, (b & 7) | (d.rex & 1) << 3); return; }
         if (b >= 0xD8 && b <= 0xDF) { set(d, Op.X87, (b & 7) << 3 | d.regField); return; }
         switch (b) {
+            // Outside 64-bit mode: direct far transfers and the ES/CS/SS/DS pushes and pops.
+            case 0x9A -> { if (!m64) set(d, Op.CALLF_E, FAR_DIRECT); }
+            case 0xEA -> { if (!m64) set(d, Op.JMPF_E, FAR_DIRECT); }
+            case 0x06, 0x0E, 0x16, 0x1E -> { if (!m64) set(d, Op.PUSH_SEG, b >>> 3); }
+            case 0x07, 0x17, 0x1F -> { if (!m64) set(d, Op.POP_SEG, b >>> 3); }
             case 0x63 -> { if (m64) set(d, Op.MOVSXD, 0); }
             case 0x68, 0x6A -> { set(d, Op.PUSH_I, 0); d.sz = d64(d); }
             case 0x69, 0x6B -> set(d, Op.IMUL_GEI, 0);

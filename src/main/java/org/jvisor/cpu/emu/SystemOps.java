@@ -85,7 +85,10 @@ final class SystemOps {
             case 2 -> c.cr2;
             case 3 -> c.cr3;
             case 4 -> c.cr4;
-            case 8 -> c.cr8;
+            case 8 -> {
+                int apic = c.interrupts == null ? -1 : c.interrupts.taskPriorityClass();
+                yield apic >= 0 ? apic : c.cr8;
+            }
             default -> throw c.fault(Vectors.UD);
         };
     }
@@ -115,7 +118,11 @@ final class SystemOps {
                 c.cr4 = v;
                 c.flushTlb();
             }
-            case 8 -> c.cr8 = v & 15;
+            case 8 -> {
+                if ((v & ~15L) != 0) throw c.fault(Vectors.GP, 0);
+                c.cr8 = v;
+                if (c.interrupts != null) c.interrupts.setTaskPriorityClass((int) v);
+            }
             default -> throw c.fault(Vectors.UD);
         }
     }
@@ -124,6 +131,12 @@ final class SystemOps {
 
     static void rdmsr(Cpu c) {
         int idx = (int) c.r[Reg.CX];
+        if (c.msrDevice != null && c.msrDevice.claims(idx)) {
+            long v = c.msrDevice.read(idx);
+            c.r[Reg.AX] = v & 0xFFFFFFFFL;
+            c.r[Reg.DX] = v >>> 32;
+            return;
+        }
         long v = switch (idx) {
             case Msrs.EFER -> c.efer;
             case Msrs.FS_BASE -> c.segBase[Seg.FS];
@@ -142,6 +155,10 @@ final class SystemOps {
     static void wrmsr(Cpu c) {
         int idx = (int) c.r[Reg.CX];
         long v = (c.r[Reg.DX] & 0xFFFFFFFFL) << 32 | (c.r[Reg.AX] & 0xFFFFFFFFL);
+        if (c.msrDevice != null && c.msrDevice.claims(idx)) {
+            if (!c.msrDevice.write(idx, v)) throw c.fault(Vectors.GP, 0);
+            return;
+        }
         switch (idx) {
             case Msrs.EFER -> {
                 long allowed = Cpu.EFER_SCE | Cpu.EFER_LME | Cpu.EFER_NXE | Cpu.EFER_LMA;
@@ -287,10 +304,17 @@ final class SystemOps {
     }
 
     static void farIndirect(Cpu c, Insn i) {
-        long a = c.ea(i);
         int w = i.sz;
-        long ip = c.read(a, w);
-        int sel = (int) c.read(a + w, 2);
+        long ip;
+        int sel;
+        if (i.aux == OpTable.FAR_DIRECT) {
+            ip = i.imm;
+            sel = (int) i.imm2;
+        } else {
+            long a = c.ea(i);
+            ip = c.read(a, w);
+            sel = (int) c.read(a + w, 2);
+        }
         if (i.op == Op.CALLF_E) {
             int oldCs = c.segSel[Seg.CS];
             long ret = c.rip;
@@ -328,7 +352,7 @@ final class SystemOps {
     static void out(Cpu c, Insn i) {
         int port = i.aux == 0 ? (int) i.imm & 0xFF : (int) c.r[Reg.DX] & 0xFFFF;
         if (!portAllowed(c, port, i.sz)) throw c.fault(Vectors.GP, 0);
-        c.ports.out(port, i.sz, (int) c.r[Reg.AX]);
+        c.ports.out(port, i.sz, (int) (c.r[Reg.AX] & Cpu.mask(i.sz)));
     }
 
     static void stringIo(Cpu c, Insn i) {
