@@ -6,11 +6,11 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.jvisor.cpu.VcpuExit;
 import org.jvisor.kit.GuestKit;
 import org.jvisor.loader.KernelImageException;
 import org.jvisor.sys.Terminal;
 import org.jvisor.vmm.Machine;
+import org.jvisor.vmm.MachineExit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -87,28 +87,25 @@ final class RunCommand implements Callable<Integer> {
                         return bad(e.getMessage());
                     }
                     current = m;
-                    VcpuExit exit = m.run();
+                    MachineExit exit = m.run();
                     System.out.flush();
                     if (quit) return 0;
                     switch (exit) {
-                        case VcpuExit.Halted h -> { return 0; } // poweroff (or a halt with interrupts off)
-                        case VcpuExit.Shutdown s -> {
-                            if (m.panic() != null) {
-                                System.err.println("jvisor: guest panic: " + m.panic());
-                                return 1;
-                            }
-                            if ("i8042 reset".equals(s.reason())) {
-                                if (noReboot) return 0;
-                                continue; // reboot: a fresh machine
-                            }
-                            System.err.println("jvisor: guest stopped: " + s.reason());
+                        case MachineExit.PowerOff p -> { return 0; }
+                        case MachineExit.Halted h -> { return 0; }
+                        case MachineExit.Stopped s -> { return 0; }
+                        case MachineExit.Reset r -> {
+                            if (noReboot) return 0;
+                            continue; // reboot: a fresh machine
+                        }
+                        case MachineExit.Panic p -> {
+                            System.err.println("jvisor: guest panic: " + p.message());
                             return 1;
                         }
-                        case VcpuExit.Fault f -> {
-                            System.err.println("jvisor: guest stopped: " + f.describe());
+                        case MachineExit.Crash c -> {
+                            System.err.println("jvisor: guest stopped: " + c.reason());
                             return 1;
                         }
-                        case VcpuExit.BudgetExhausted b -> { return 0; }
                     }
                 }
             }

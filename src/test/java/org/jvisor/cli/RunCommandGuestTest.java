@@ -18,6 +18,11 @@ import picocli.CommandLine;
 class RunCommandGuestTest {
     /** Boots with `jvisor run ARGS`, types {@code command} at the shell, returns (exit code, stdout, stderr). */
     static Object[] boot(String command, String... args) throws Exception {
+        return boot(new String[] {command}, args);
+    }
+
+    /** As above, typing each command after the next ready line (a reboot brings another). */
+    static Object[] boot(String[] commands, String... args) throws Exception {
         InputStream oldIn = System.in;
         PrintStream oldOut = System.out, oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
@@ -29,14 +34,16 @@ class RunCommandGuestTest {
         System.setErr(new PrintStream(err, true));
         try {
             Thread t = Thread.ofPlatform().start(() -> rc.set(new CommandLine(new Main()).execute(args)));
-            long deadline = System.nanoTime() + 300_000_000_000L;
-            while (!out.toString(StandardCharsets.ISO_8859_1).contains(GuestKit.READY)) {
-                if (!t.isAlive() || System.nanoTime() > deadline) throw new AssertionError("no ready line:\n" + out + "\n" + err);
-                Thread.sleep(50);
+            long deadline = System.nanoTime() + 300_000_000_000L * commands.length;
+            for (int k = 0; k < commands.length; k++) {
+                while (readyLines(out.toString(StandardCharsets.ISO_8859_1)) <= k) {
+                    if (!t.isAlive() || System.nanoTime() > deadline) throw new AssertionError("no ready line:\n" + out + "\n" + err);
+                    Thread.sleep(50);
+                }
+                Thread.sleep(500);
+                keys.write((commands[k] + "\n").getBytes(StandardCharsets.US_ASCII));
+                keys.flush();
             }
-            Thread.sleep(500);
-            keys.write((command + "\n").getBytes(StandardCharsets.US_ASCII));
-            keys.flush();
             t.join(120_000);
             return new Object[] {rc.get(), out.toString(StandardCharsets.ISO_8859_1), err.toString(StandardCharsets.ISO_8859_1)};
         } finally {
@@ -45,6 +52,21 @@ class RunCommandGuestTest {
             System.setErr(oldErr);
             keys.close();
         }
+    }
+
+    static int readyLines(String s) {
+        int n = 0;
+        for (int at = s.indexOf(GuestKit.READY); at >= 0; at = s.indexOf(GuestKit.READY, at + 1)) n++;
+        return n;
+    }
+
+    @Test
+    void rebootRestartsTheVmAndPoweroffEndsIt() throws Exception {
+        Object[] r = boot(new String[] {"reboot", "poweroff"}, "run");
+        String out = (String) r[1];
+        assertEquals(0, r[0], (String) r[2]);
+        assertEquals(2, readyLines(out), out);
+        assertTrue(out.contains("reboot: Restarting system") && out.contains("reboot: Power down"), out);
     }
 
     @Test

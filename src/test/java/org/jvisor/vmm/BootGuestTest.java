@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
-import org.jvisor.cpu.VcpuExit;
 import org.jvisor.kit.GuestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,7 +30,7 @@ class BootGuestTest {
     static Machine machine;
     static final ByteArrayOutputStream console = new ByteArrayOutputStream();
     static Thread vcpu;
-    static final AtomicReference<VcpuExit> exit = new AtomicReference<>();
+    static final AtomicReference<MachineExit> exit = new AtomicReference<>();
     static double bootSeconds;
     static int marker;
 
@@ -106,7 +105,7 @@ class BootGuestTest {
         Set<String> flags = new TreeSet<>(Set.of(flagsLine.replaceFirst("^flags\\s*:\\s*", "").split("\\s+")));
         Set<String> advertised = Set.of("fpu", "de", "pse", "tsc", "msr", "pae", "cx8", "mtrr", "pge", "cmov", "pat",
                 "clflush", "fxsr", "sse", "sse2", "syscall", "nx", "pdpe1gb", "rdtscp", "lm", "pni", "ssse3", "cx16",
-                "popcnt", "hypervisor", "lahf_lm", "abm", "arch_capabilities");
+                "popcnt", "hypervisor", "lahf_lm", "abm", "arch_capabilities", "apic", "tsc_deadline_timer");
         for (String f : advertised) assertTrue(flags.contains(f), "missing " + f + " in " + flags);
         for (String f : new String[] {"mmx", "avx", "avx2", "sse4_1", "sse4_2", "xsave", "aes", "bmi1", "fma", "rdrand"}) {
             assertFalse(flags.contains(f), f + " is not implemented but shows in " + flags);
@@ -149,14 +148,43 @@ class BootGuestTest {
     }
 
     @Test
+    @Order(7)
+    void thePcIsAcpiWithApicsAndKvmclock() throws Exception {
+        String tables = run("ls /sys/firmware/acpi/tables", 60);
+        for (String t : new String[] {"APIC", "DSDT", "FACP"}) assertTrue(tables.contains(t), tables);
+        String clocks = run("cat /sys/devices/system/clocksource/clocksource0/available_clocksource", 60);
+        assertTrue(clocks.contains("kvm-clock") && clocks.contains("tsc"), clocks);
+        String dmesg = run("dmesg", 60);
+        for (String line : new String[] {"ACPI: PM: (supports S0 S5)", "IOAPIC[0]: apic_id 0", "TSC deadline timer available",
+                "tsc: Detected 1000.000 MHz processor", "kvm-clock: Using msrs 4b564d01 and 4b564d00"}) {
+            assertTrue(dmesg.contains(line), "dmesg lacks '" + line + "':\n" + dmesg);
+        }
+        // The serial port's interrupt arrives through the IOAPIC; the timer ticks in the local APIC.
+        String before = run("cat /proc/interrupts", 60);
+        assertTrue(before.matches("(?s).*IO-APIC.*ttyS0.*"), before);
+        run("sleep 1", 30);
+        String after = run("cat /proc/interrupts", 60);
+        long loc0 = localTimerCount(before), loc1 = localTimerCount(after);
+        assertTrue(loc1 > loc0, "local APIC timer interrupts " + loc0 + " -> " + loc1);
+    }
+
+    static long localTimerCount(String interrupts) {
+        for (String l : interrupts.split("\n")) {
+            String t = l.strip();
+            if (t.startsWith("LOC:")) return Long.parseLong(t.split("\\s+")[1]);
+        }
+        throw new AssertionError("no LOC line in\n" + interrupts);
+    }
+
+    @Test
     @Order(100)
     void poweroffStopsTheMachine() throws Exception {
         byte[] cmd = "poweroff\n".getBytes(StandardCharsets.US_ASCII);
         machine.serial().receive(cmd, 0, cmd.length);
         vcpu.join(60_000);
         assertFalse(vcpu.isAlive(), "still running after poweroff:\n" + tail());
-        VcpuExit e = exit.get();
-        assertInstanceOf(VcpuExit.Halted.class, e, "exit " + e + "\n" + tail());
-        assertTrue(text().contains("reboot: System halted") || text().contains("reboot: Power down"), tail());
+        MachineExit e = exit.get();
+        assertInstanceOf(MachineExit.PowerOff.class, e, "exit " + e + "\n" + tail());
+        assertTrue(text().contains("reboot: Power down"), tail());
     }
 }

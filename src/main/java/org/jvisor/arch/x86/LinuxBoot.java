@@ -17,14 +17,14 @@ import org.jvisor.memory.GuestMemory;
  */
 public final class LinuxBoot {
     public static final long GDT = 0x500, ZERO_PAGE = 0x7000, PML4 = 0x9000, PDPT = 0xA000, CMDLINE = 0x20000;
-    public static final long HIGH_MEMORY = 0x100000, EBDA = 0x9FC00;
-    static final int E820_RAM = 1, E820_RESERVED = 2;
+    public static final long HIGH_MEMORY = PcLayout.HIGH_MEMORY;
 
     public record Loaded(long entry, long kernelEnd, long initrdAddr, long initrdSize) {}
 
     private LinuxBoot() {}
 
-    public static Loaded load(GuestMemory mem, Cpu cpu, byte[] kernel, byte[] initrd, String cmdline) throws KernelImageException {
+    /** Loads the kernel and its boot data; {@code rsdp} (0 for none) tells the kernel where the ACPI tables are. */
+    public static Loaded load(GuestMemory mem, Cpu cpu, byte[] kernel, byte[] initrd, String cmdline, long rsdp) throws KernelImageException {
         byte[] setupHeader = null;
         int cmdlineMax = 2047;
         long initrdMax = 0x7FFFFFFFL;
@@ -82,9 +82,8 @@ public final class LinuxBoot {
             mem.write32(ZERO_PAGE + 0x218, (int) initrdAddr);
             mem.write32(ZERO_PAGE + 0x21C, initrd.length);
         }
-        // e820: conventional memory, the EBDA and BIOS area reserved, then all RAM above 1 MiB.
-        long[][] e820 = {{0, EBDA, E820_RAM}, {EBDA, 0xA0000 - EBDA, E820_RESERVED},
-                {0xF0000, 0x10000, E820_RESERVED}, {HIGH_MEMORY, ram - HIGH_MEMORY, E820_RAM}};
+        if (rsdp != 0) mem.write64(ZERO_PAGE + 0x070, rsdp); // acpi_rsdp_addr (boot protocol 2.14)
+        long[][] e820 = PcLayout.e820(ram);
         for (int i = 0; i < e820.length; i++) {
             long at = ZERO_PAGE + 0x2D0 + i * 20L;
             mem.write64(at, e820[i][0]);

@@ -52,12 +52,13 @@ public final class Pit8254 {
     }
 
     private final Channel[] ch = {new Channel(), new Channel(), new Channel()};
-    private final Pic8259Pair pic;
+    /** Channel 0's output: IRQ 0. */
+    private final Runnable irq0;
     private final java.util.function.LongSupplier clock;
     private boolean gate2, speaker;
 
-    public Pit8254(Pic8259Pair pic, java.util.function.LongSupplier nanos) {
-        this.pic = pic;
+    public Pit8254(Runnable irq0, java.util.function.LongSupplier nanos) {
+        this.irq0 = irq0;
         this.clock = nanos;
     }
 
@@ -130,7 +131,7 @@ public final class Pit8254 {
         long now = clock.getAsLong();
         Channel c = ch[0];
         if (c.counting && now >= c.nextIrq) {
-            pic.raise(0);
+            irq0.run();
             if (c.mode == 2 || c.mode == 3) {
                 long period = Math.max(c.periodNs(), 100_000);
                 c.nextIrq += period;

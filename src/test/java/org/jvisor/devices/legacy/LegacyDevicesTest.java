@@ -63,7 +63,7 @@ class LegacyDevicesTest {
     void pitChannel0TicksAndChannel2GatesThroughPort61() {
         Pic8259Pair pic = initialisedPic();
         AtomicLong now = new AtomicLong(1_000_000_000L);
-        Pit8254 pit = new Pit8254(pic, now::get);
+        Pit8254 pit = new Pit8254(() -> pic.raise(0), now::get);
         // Channel 0, lobyte/hibyte, mode 2, 1193 counts (1 ms).
         pit.write(0x43, 0x34);
         pit.write(0x40, 1193 & 0xFF);
