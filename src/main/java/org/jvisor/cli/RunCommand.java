@@ -6,6 +6,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.jvisor.devices.virtio.Entropy;
 import org.jvisor.kit.GuestKit;
 import org.jvisor.loader.KernelImageException;
 import org.jvisor.sys.Terminal;
@@ -29,6 +30,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--cmdline", description = "kernel command line (default: " + DEFAULT_CMDLINE + ")") String cmdline;
     @Option(names = "--memory", description = "guest RAM, e.g. 512M (default), 1G") String memory = "512M";
     @Option(names = "--cpus", description = "vCPUs (1 for now)") int cpus = 1;
+    @Option(names = "--rng", description = "a virtio-rng device fed from the host's entropy") boolean rng;
     @Option(names = "--no-reboot", description = "exit (code 0) when the guest reboots instead of restarting it") boolean noReboot;
 
     private volatile Machine current;
@@ -81,6 +83,7 @@ final class RunCommand implements Callable<Integer> {
         try {
             for (;;) {
                 try (Machine m = new Machine(ram, System.out)) {
+                    if (rng) m.addVirtio(new Entropy());
                     try {
                         m.boot(kernelBytes, initrdBytes, cl);
                     } catch (KernelImageException e) {

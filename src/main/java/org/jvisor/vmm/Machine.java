@@ -7,6 +7,7 @@ import java.util.concurrent.locks.LockSupport;
 import org.jvisor.arch.x86.AcpiTables;
 import org.jvisor.arch.x86.KvmClock;
 import org.jvisor.arch.x86.LinuxBoot;
+import org.jvisor.arch.x86.PcLayout;
 import org.jvisor.arch.x86.ResetVector;
 import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.emu.Cpu;
@@ -19,6 +20,9 @@ import org.jvisor.devices.legacy.Cmos;
 import org.jvisor.devices.legacy.Pic8259Pair;
 import org.jvisor.devices.legacy.Pit8254;
 import org.jvisor.devices.legacy.Serial16550;
+import org.jvisor.devices.pci.PciHost;
+import org.jvisor.devices.virtio.VirtioDevice;
+import org.jvisor.devices.virtio.VirtioPci;
 import org.jvisor.loader.KernelImageException;
 import org.jvisor.memory.GuestMemory;
 
@@ -40,6 +44,8 @@ public final class Machine implements AutoCloseable {
     private final Cmos cmos = new Cmos();
     private final KvmClock kvmClock;
     private final AcpiPowerControl power;
+    private final PciHost pci = new PciHost(PcLayout.PCI_ECAM, PcLayout.PCI_MMIO_START, PcLayout.PCI_MMIO_END);
+    private final java.util.List<VirtioPci> virtio = new java.util.ArrayList<>();
     private volatile boolean stop;
     /** Set by a device (power off, reset) or the panic watcher; the vCPU stops at the end of its block. */
     private volatile MachineExit request;
@@ -64,6 +70,31 @@ public final class Machine implements AutoCloseable {
         cpu.msrDevice = new PlatformMsrs();
         cpu.ports = new Ports();
         cpu.setMmio(new Mmio());
+    }
+
+    /**
+     * Plugs a virtio device into the next PCI slot (before {@link #boot}): MSI-X to the local APIC,
+     * INTx to the IOAPIC pin the ACPI _PRT names for the slot.
+     */
+    public VirtioPci addVirtio(VirtioDevice device) {
+        java.util.concurrent.atomic.AtomicInteger gsi = new java.util.concurrent.atomic.AtomicInteger(-1);
+        VirtioPci f = new VirtioPci(device, ram, cpu::dmaWritten, this::deliverMsi, level -> {
+            int g = gsi.get();
+            if (g >= 0) ioapic.set(g, level);
+        });
+        int slot = pci.add(f);
+        gsi.set(PciHost.gsi(slot, 1));
+        virtio.add(f);
+        return f;
+    }
+
+    /** A message-signalled interrupt: a write to 0xFEExxxxx names the APIC and the vector. */
+    private void deliverMsi(long address, int data) {
+        if ((address >>> 20) != 0xFEE) return; // not an interrupt message: dropped, as a stray DMA write
+        int dest = (int) (address >>> 12) & 0xFF;
+        boolean logical = (address & 4) != 0;
+        int mode = data >>> 8 & 7;
+        if ((mode == 0 || mode == 1) && lapic.matches(dest, logical)) lapic.accept(data & 0xFF, false);
     }
 
     /** An ISA interrupt line: the PIC sees it on its pin, the IOAPIC on its GSI (IRQ 0 is GSI 2). */
@@ -137,6 +168,7 @@ public final class Machine implements AutoCloseable {
 
     @Override
     public void close() {
+        for (VirtioPci v : virtio) v.close();
         timers.shutdownNow();
         ram.close();
     }
@@ -146,6 +178,7 @@ public final class Machine implements AutoCloseable {
         public int in(int port, int size) {
             if (port >= Serial16550.COM1 && port < Serial16550.COM1 + 8) return serial.read(port - Serial16550.COM1);
             if (AcpiPowerControl.claims(port)) return power.read(port);
+            if (PciHost.claimsPort(port)) return pci.ioRead(port, size);
             return switch (port) {
                 case 0x20, 0x21, 0xA0, 0xA1 -> pic.read(port);
                 case 0x40, 0x41, 0x42, 0x43, 0x61 -> pit.read(port);
@@ -166,6 +199,10 @@ public final class Machine implements AutoCloseable {
                 power.write(port, value);
                 return;
             }
+            if (PciHost.claimsPort(port)) {
+                pci.ioWrite(port, size, value);
+                return;
+            }
             switch (port) {
                 case 0x20, 0x21, 0xA0, 0xA1 -> pic.write(port, value);
                 case 0x40, 0x41, 0x42, 0x43, 0x61 -> pit.write(port, value);
@@ -178,12 +215,14 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** The PCI hole: the APICs; everything else unclaimed reads as all ones and ignores writes. */
+    /** The PCI hole: the APICs, ECAM and the BARs; everything else unclaimed reads as all ones and ignores writes. */
     private final class Mmio implements Cpu.MmioBus {
         @Override
         public long read(long pa, int size) {
             if (pa >= LocalApic.BASE && pa < LocalApic.BASE + LocalApic.SIZE) return lapic.read(pa - LocalApic.BASE, size);
             if (pa >= IoApic.BASE && pa < IoApic.BASE + IoApic.SIZE) return ioapic.read(pa - IoApic.BASE, size);
+            if (pci.claimsEcam(pa)) return pci.ecamRead(pa, size);
+            if (pci.claimsMmio(pa)) return pci.mmioRead(pa, size);
             return size == 8 ? -1L : (1L << (size * 8)) - 1;
         }
 
@@ -191,6 +230,8 @@ public final class Machine implements AutoCloseable {
         public void write(long pa, int size, long value) {
             if (pa >= LocalApic.BASE && pa < LocalApic.BASE + LocalApic.SIZE) lapic.write(pa - LocalApic.BASE, size, value);
             else if (pa >= IoApic.BASE && pa < IoApic.BASE + IoApic.SIZE) ioapic.write(pa - IoApic.BASE, size, value);
+            else if (pci.claimsEcam(pa)) pci.ecamWrite(pa, size, value);
+            else if (pci.claimsMmio(pa)) pci.mmioWrite(pa, size, value);
         }
     }
 

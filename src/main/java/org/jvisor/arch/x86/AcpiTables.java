@@ -7,11 +7,13 @@ import org.jvisor.devices.irq.IoApic;
 import org.jvisor.devices.irq.LocalApic;
 import org.jvisor.devices.legacy.AcpiPowerControl;
 import org.jvisor.devices.legacy.Serial16550;
+import org.jvisor.devices.pci.PciHost;
 
 /**
  * The ACPI tables of the PC: RSDP, XSDT, a hardware-reduced FADT (sleep control/status and reset
- * registers, no SCI, no PM timer, no 8042), the MADT (local APICs, the IOAPIC, ISA overrides) and
- * a DSDT describing COM1, the CMOS clock and the \_S5 power-off state. They are written into the
+ * registers, no SCI, no PM timer, no 8042), the MADT (local APICs, the IOAPIC, ISA overrides), the
+ * MCFG (ECAM) and a DSDT describing the PCI root bridge, COM1, the CMOS clock and the \_S5
+ * power-off state. They are written into the
  * reserved BIOS area below 1 MiB; the zero page points the kernel at the RSDP.
  */
 public final class AcpiTables {
@@ -39,7 +41,10 @@ public final class AcpiTables {
         byte[] madt = table("APIC", 5, madtBody(cpus));
         long madtAt = at;
         at = align(at + madt.length);
-        long[] entries = {fadtAt, madtAt};
+        byte[] mcfg = table("MCFG", 1, mcfgBody());
+        long mcfgAt = at;
+        at = align(at + mcfg.length);
+        long[] entries = {fadtAt, madtAt, mcfgAt};
         ByteBuffer x = le(entries.length * 8);
         for (long e : entries) x.putLong(e);
         byte[] xsdt = table("XSDT", 1, x.array());
@@ -52,6 +57,7 @@ public final class AcpiTables {
         System.arraycopy(dsdt, 0, image, (int) (dsdtAt - BASE), dsdt.length);
         System.arraycopy(fadt, 0, image, (int) (fadtAt - BASE), fadt.length);
         System.arraycopy(madt, 0, image, (int) (madtAt - BASE), madt.length);
+        System.arraycopy(mcfg, 0, image, (int) (mcfgAt - BASE), mcfg.length);
         System.arraycopy(xsdt, 0, image, (int) (xsdtAt - BASE), xsdt.length);
         return new Layout(rsdp, image);
     }
@@ -144,6 +150,43 @@ public final class AcpiTables {
         return b.array();
     }
 
+    /** MCFG: ECAM for segment 0, bus 0. */
+    static byte[] mcfgBody() {
+        ByteBuffer b = le(8 + 16);
+        b.putLong(0);
+        b.putLong(PcLayout.PCI_ECAM).putShort((short) 0).put((byte) 0).put((byte) 0).putInt(0);
+        return b.array();
+    }
+
+    /**
+     * The PCI root bridge: bus 0, the configuration ports, the I/O and memory windows, and _PRT
+     * routing each slot's INTA-D to GSIs 16-23 (level, active low, as PCI lines are).
+     */
+    static byte[] pciRoot() {
+        byte[][] routes = new byte[(PciHost.SLOTS - 1) * 4][];
+        int k = 0;
+        for (int slot = 1; slot < PciHost.SLOTS; slot++) {
+            for (int pin = 0; pin < 4; pin++) {
+                routes[k++] = Aml.packageOf(Aml.integer((long) slot << 16 | 0xFFFF), Aml.integer(pin), Aml.integer(0),
+                        Aml.integer(PciHost.gsi(slot, pin + 1)));
+            }
+        }
+        return Aml.device("PCI0",
+                Aml.nameDef("_HID", Aml.integer(Aml.eisaId("PNP0A08"))),
+                Aml.nameDef("_CID", Aml.integer(Aml.eisaId("PNP0A03"))),
+                Aml.nameDef("_ADR", Aml.integer(0)),
+                Aml.nameDef("_SEG", Aml.integer(0)),
+                Aml.nameDef("_UID", Aml.integer(0)),
+                Aml.nameDef("_BBN", Aml.integer(0)),
+                Aml.nameDef("_CRS", Aml.resourceTemplate(
+                        Aml.wordBusNumber(0, 0),
+                        Aml.io(PciHost.CONFIG_ADDRESS, PciHost.CONFIG_ADDRESS, 1, 8),
+                        Aml.wordIo(0, PciHost.CONFIG_ADDRESS - 1),
+                        Aml.wordIo(PciHost.CONFIG_DATA + 4, 0xFFFF),
+                        Aml.dwordMemory(PcLayout.PCI_MMIO_START, PcLayout.PCI_MMIO_END - 1))),
+                Aml.nameDef("_PRT", Aml.packageOf(routes)));
+    }
+
     static byte[] dsdtBody() {
         byte[] com1 = Aml.device("COM1",
                 Aml.nameDef("_HID", Aml.integer(Aml.eisaId("PNP0501"))),
@@ -152,7 +195,12 @@ public final class AcpiTables {
         byte[] rtc = Aml.device("RTC",
                 Aml.nameDef("_HID", Aml.integer(Aml.eisaId("PNP0B00"))),
                 Aml.nameDef("_CRS", Aml.resourceTemplate(Aml.io(0x70, 0x70, 1, 2))));
-        byte[] sb = Aml.scope("\\_SB", com1, rtc);
+        // The ECAM window, claimed as a motherboard resource so the kernel trusts the MCFG.
+        byte[] resources = Aml.device("MRES",
+                Aml.nameDef("_HID", Aml.integer(Aml.eisaId("PNP0C02"))),
+                Aml.nameDef("_UID", Aml.integer(1)),
+                Aml.nameDef("_CRS", Aml.resourceTemplate(Aml.memory32Fixed(PcLayout.PCI_ECAM, PcLayout.PCI_ECAM_SIZE))));
+        byte[] sb = Aml.scope("\\_SB", pciRoot(), resources, com1, rtc);
         byte[] s5 = Aml.nameDef("\\_S5", Aml.packageOf(Aml.integer(AcpiPowerControl.S5_SLEEP_TYPE), Aml.integer(0),
                 Aml.integer(0), Aml.integer(0)));
         return Aml.concat(s5, sb);

@@ -115,6 +115,36 @@ final class Aml {
         return new byte[] {0x22, (byte) mask, (byte) (mask >>> 8)};
     }
 
+    /** WordBusNumber(ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, min, max, 0, count). */
+    static byte[] wordBusNumber(int min, int max) {
+        return wordAddress(2, 0, min, max);
+    }
+
+    /** WordIO(ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, min, max, 0, length). */
+    static byte[] wordIo(int min, int max) {
+        return wordAddress(1, 3, min, max);
+    }
+
+    private static byte[] wordAddress(int type, int typeFlags, int min, int max) {
+        int len = max - min + 1;
+        return new byte[] {(byte) 0x88, 13, 0, (byte) type, 0x0C, (byte) typeFlags, 0, 0,
+                (byte) min, (byte) (min >>> 8), (byte) max, (byte) (max >>> 8), 0, 0, (byte) len, (byte) (len >>> 8)};
+    }
+
+    /** DWordMemory(ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0, min, max, 0, length). */
+    static byte[] dwordMemory(long min, long max) {
+        long len = max - min + 1;
+        byte[] b = new byte[26];
+        b[0] = (byte) 0x87;
+        b[1] = 23;
+        b[3] = 0;       // memory range
+        b[4] = 0x0C;    // min and max fixed, positive decode, producer
+        b[5] = 0x01;    // read-write, non-cacheable
+        long[] fields = {0, min, max, 0, len};
+        for (int f = 0; f < 5; f++) for (int i = 0; i < 4; i++) b[6 + 4 * f + i] = (byte) (fields[f] >>> (8 * i));
+        return b;
+    }
+
     /** Memory32Fixed(ReadWrite, base, length). */
     static byte[] memory32Fixed(long base, long length) {
         return new byte[] {(byte) 0x86, 9, 0, 1, (byte) base, (byte) (base >>> 8), (byte) (base >>> 16), (byte) (base >>> 24),

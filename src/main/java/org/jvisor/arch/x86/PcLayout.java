@@ -10,8 +10,9 @@ public final class PcLayout {
     public static final long EBDA = 0x9FC00, BIOS_AREA = 0xE0000, HIGH_MEMORY = 0x100000;
     /** Start of the 1 GiB hole below 4 GiB; RAM must end here (above-4G RAM is not mapped yet). */
     public static final long PCI_HOLE = 0xC0000000L, FOUR_GIB = 1L << 32;
-    /** The window the PCI host bridge assigns BARs from. */
-    public static final long PCI_MMIO_START = 0xC0000000L, PCI_MMIO_END = 0xFEC00000L;
+    /** The window the PCI host bridge assigns BARs from, and its ECAM (bus 0) after it. */
+    public static final long PCI_MMIO_START = 0xC0000000L, PCI_MMIO_END = 0xE0000000L, PCI_ECAM = 0xE0000000L,
+            PCI_ECAM_SIZE = 1L << 20, PLATFORM_DEVICES = 0xFEC00000L;
     public static final int E820_RAM = 1, E820_RESERVED = 2;
 
     private PcLayout() {}
@@ -23,7 +24,8 @@ public final class PcLayout {
                 {0, EBDA, E820_RAM},
                 {EBDA, HIGH_MEMORY - EBDA, E820_RESERVED},
                 {HIGH_MEMORY, ram - HIGH_MEMORY, E820_RAM},
-                {PCI_MMIO_END, FOUR_GIB - PCI_MMIO_END, E820_RESERVED}, // IOAPIC, LAPIC, BIOS flash
+                {PCI_ECAM, PCI_ECAM_SIZE, E820_RESERVED},
+                {PLATFORM_DEVICES, FOUR_GIB - PLATFORM_DEVICES, E820_RESERVED}, // IOAPIC, LAPIC, BIOS flash
         };
     }
 }

@@ -177,6 +177,34 @@ public final class Cpu {
         return mmu.ram;
     }
 
+    private final java.util.concurrent.ConcurrentLinkedQueue<long[]> dmaWrites = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private volatile boolean dmaPending;
+
+    /**
+     * Thread-safe: a device wrote guest RAM at [pa, pa+len). Translated code from those pages is
+     * dropped before the vCPU starts its next block (only pages that hold code are queued).
+     */
+    public void dmaWritten(long pa, long len) {
+        if (len <= 0 || pa < 0) return;
+        byte[] pages = mmu.codePage;
+        long last = Math.min((pa + len - 1) >>> 12, pages.length - 1L);
+        for (long p = pa >>> 12; p <= last; p++) {
+            if (pages[(int) p] != 0) {
+                dmaWrites.add(new long[] {pa, len});
+                dmaPending = true;
+                return;
+            }
+        }
+    }
+
+    private void drainDma() {
+        dmaPending = false;
+        for (long[] w; (w = dmaWrites.poll()) != null; ) {
+            long end = Math.min(w[0] + w[1], mmu.codePage.length * 4096L);
+            if (end > w[0]) code.invalidate(w[0], (int) Math.min(end - w[0], Integer.MAX_VALUE));
+        }
+    }
+
     /** Tells the CPU that guest RAM at [pa, pa+len) changed behind its back (loader, DMA). */
     public void invalidateCode(long pa, int len) {
         if (len > 0) code.invalidate(pa, len);
@@ -196,6 +224,7 @@ public final class Cpu {
                         if (interruptShadow) interruptShadow = false;
                         else checkInterrupt();
                     }
+                    if (dmaPending) drainDma();
                     Block b = code.lookup(mode == Decoder.MODE64 ? rip : codeLinear(rip));
                     if (recentBlocks != null) recentBlocks[recentAt++ & (recentBlocks.length - 1)] = rip;
                     Insn[] ins = b.insns;

@@ -1,0 +1,45 @@
+package org.jvisor.devices.virtio;
+
+/**
+ * A virtio device type behind a transport. The transport negotiates features, keeps the queues
+ * and raises interrupts; the device serves its queues on the transport's worker thread.
+ */
+public interface VirtioDevice {
+    int BLOCK = 2, ENTROPY = 4, NETWORK = 1, CONSOLE = 3, BALLOON = 5;
+
+    /** The virtio device ID (5.x of the specification). */
+    int type();
+
+    /** The PCI class code the function presents. */
+    int pciClass();
+
+    /** Device-specific feature bits offered (the transport adds VERSION_1, INDIRECT_DESC and EVENT_IDX). */
+    long features();
+
+    int queueCount();
+
+    default int maxQueueSize() {
+        return 256;
+    }
+
+    /** The device-specific configuration structure as the driver reads it now. */
+    byte[] config();
+
+    /** A driver write into the configuration structure (most devices ignore them). */
+    default void writeConfig(int offset, byte[] data) {
+    }
+
+    /** The driver finished setup (DRIVER_OK) with these features. */
+    default void activate(long features) {
+    }
+
+    /**
+     * Serves queue {@code index}: pops chains, handles them, pushes them back. Called on the worker
+     * thread when the driver notified the queue (or the device kicked it). Protocol errors throw.
+     */
+    void serve(int index, Virtqueue queue) throws VirtioException;
+
+    /** The driver reset the device: forget per-session state. */
+    default void reset() {
+    }
+}
