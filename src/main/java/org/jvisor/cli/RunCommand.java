@@ -6,6 +6,11 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.ArrayList;
+import java.util.List;
+import org.jvisor.block.BlockException;
+import org.jvisor.block.Images;
+import org.jvisor.devices.virtio.Block;
 import org.jvisor.devices.virtio.Entropy;
 import org.jvisor.kit.GuestKit;
 import org.jvisor.loader.KernelImageException;
@@ -30,6 +35,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--cmdline", description = "kernel command line (default: " + DEFAULT_CMDLINE + ")") String cmdline;
     @Option(names = "--memory", description = "guest RAM, e.g. 512M (default), 1G") String memory = "512M";
     @Option(names = "--cpus", description = "vCPUs (1 for now)") int cpus = 1;
+    @Option(names = "--disk", paramLabel = "PATH[,readonly=on][,serial=S][,format=F]",
+            description = "a virtio-blk disk (repeatable; the first is /dev/vda); raw, qcow2, vmdk or vhd") List<String> disks = new ArrayList<>();
     @Option(names = "--rng", description = "a virtio-rng device fed from the host's entropy") boolean rng;
     @Option(names = "--no-reboot", description = "exit (code 0) when the guest reboots instead of restarting it") boolean noReboot;
 
@@ -69,6 +76,14 @@ final class RunCommand implements Callable<Integer> {
             Thread.currentThread().interrupt();
             return 1;
         }
+        List<DiskSpec> diskSpecs = new ArrayList<>();
+        for (String d : disks) {
+            try {
+                diskSpecs.add(DiskSpec.parse(d, diskSpecs.size()));
+            } catch (BadInput e) {
+                return bad("--disk " + d + ": " + e.getMessage());
+            }
+        }
         String cl = cmdline != null ? cmdline : DEFAULT_CMDLINE;
         Terminal raw = null;
         if (Terminal.isTerminal(0)) {
@@ -83,6 +98,11 @@ final class RunCommand implements Callable<Integer> {
         try {
             for (;;) {
                 try (Machine m = new Machine(ram, System.out)) {
+                    try {
+                        for (DiskSpec d : diskSpecs) m.addVirtio(new Block(Images.open(d.path(), d.format(), d.readOnly()), d.readOnly(), d.serial()));
+                    } catch (BlockException e) {
+                        return bad("--disk: " + e.getMessage());
+                    }
                     if (rng) m.addVirtio(new Entropy());
                     try {
                         m.boot(kernelBytes, initrdBytes, cl);
@@ -115,6 +135,44 @@ final class RunCommand implements Callable<Integer> {
         } finally {
             if (raw != null) raw.close();
             input.interrupt();
+        }
+    }
+
+    /** One --disk: the image, how to open it, and the serial the guest sees. */
+    record DiskSpec(Path path, String format, boolean readOnly, String serial) {
+        static DiskSpec parse(String spec, int index) throws BadInput {
+            String[] parts = spec.split(",");
+            if (parts[0].isEmpty()) throw new BadInput("no image path");
+            Path p = Path.of(parts[0]);
+            boolean ro = false;
+            String serial = "jvisor-disk" + index, format = null;
+            for (int i = 1; i < parts.length; i++) {
+                String[] kv = parts[i].split("=", 2);
+                String v = kv.length == 2 ? kv[1] : "";
+                switch (kv[0]) {
+                    case "readonly" -> {
+                        if (!v.equals("on") && !v.equals("off")) throw new BadInput("readonly takes on or off");
+                        ro = v.equals("on");
+                    }
+                    case "serial" -> {
+                        if (v.isEmpty() || v.length() > 20 || !v.chars().allMatch(ch -> ch > 32 && ch < 127)) {
+                            throw new BadInput("serial must be 1-20 printable characters");
+                        }
+                        serial = v;
+                    }
+                    case "format" -> format = v;
+                    default -> throw new BadInput("unknown option '" + kv[0] + "' (readonly, serial, format)");
+                }
+            }
+            if (!Files.exists(p)) throw new BadInput("no such file");
+            if (format == null) {
+                try {
+                    format = Images.probe(p);
+                } catch (BlockException e) {
+                    throw new BadInput(e.getMessage());
+                }
+            }
+            return new DiskSpec(p, format, ro, serial);
         }
     }
 

@@ -8,6 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import org.jvisor.block.Images;
+import org.jvisor.devices.virtio.Block;
+import org.jvisor.devices.virtio.Entropy;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
@@ -34,10 +39,30 @@ class BootGuestTest {
     static double bootSeconds;
     static int marker;
 
+    static Path disks;
+    static Path ext4, pattern, readOnly;
+
     @BeforeAll
     static void boot() throws Exception {
         kit = GuestKit.ensure(System.out::println);
         machine = new Machine(512L << 20, console);
+        // virtio devices: an ext4 disk made on the host, a raw disk, a read-only disk, entropy.
+        disks = Files.createTempDirectory("jvisor-boot-disks");
+        ext4 = disks.resolve("ext4.img");
+        pattern = disks.resolve("raw.img");
+        readOnly = disks.resolve("ro.img");
+        try (var f = java.nio.channels.FileChannel.open(ext4, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            f.truncate(0).write(java.nio.ByteBuffer.allocate(1), (64L << 20) - 1);
+        }
+        exec("mkfs.ext4", "-q", "-F", ext4.toString());
+        Files.write(pattern, new byte[8 << 20]);
+        byte[] ro = new byte[1 << 20];
+        java.util.Arrays.fill(ro, (byte) 0x5A);
+        Files.write(readOnly, ro);
+        machine.addVirtio(new Block(Images.open(ext4, "raw", false), false, "jvisor-ext4"));
+        machine.addVirtio(new Block(Images.open(pattern, "raw", false), false, "jvisor-raw"));
+        machine.addVirtio(new Block(Images.open(readOnly, "raw", true), true, "jvisor-ro"));
+        machine.addVirtio(new Entropy());
         machine.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()), CMDLINE);
         long t0 = System.nanoTime();
         vcpu = Thread.ofPlatform().name("vcpu0").start(() -> exit.set(machine.run()));
@@ -54,6 +79,19 @@ class BootGuestTest {
             vcpu.join(10_000);
             machine.close();
         }
+        if (disks != null) {
+            try (var s = Files.list(disks)) {
+                for (Path p : s.toList()) Files.delete(p);
+            }
+            Files.delete(disks);
+        }
+    }
+
+    static String exec(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) throw new AssertionError(String.join(" ", cmd) + " failed:\n" + out);
+        return out;
     }
 
     static synchronized String text() {
@@ -176,6 +214,56 @@ class BootGuestTest {
         throw new AssertionError("no LOC line in\n" + interrupts);
     }
 
+    // ---- PCI and virtio (issue 4) ----
+
+    static String guestMd5;
+
+    @Test
+    @Order(20)
+    void pciListsTheVirtioFunctions() throws Exception {
+        String ids = run("for d in /sys/bus/pci/devices/*; do echo $(basename $d) $(cat $d/vendor) $(cat $d/device); done", 60);
+        assertTrue(ids.contains("0000:00:00.0 0x1b36 0x0008"), ids);
+        assertEquals(3, ids.split("0x1af4 0x1042", -1).length - 1, "three virtio-blk functions:\n" + ids);
+        assertTrue(ids.contains("0x1af4 0x1044"), ids);
+        String irqs = run("grep -c PCI-MSI /proc/interrupts", 60);
+        assertTrue(Integer.parseInt(irqs) >= 4, "MSI-X vectors in use: " + irqs);
+    }
+
+    @Test
+    @Order(21)
+    void disksShowTheirSizeSerialAndReadOnlyFlag() throws Exception {
+        assertEquals("jvisor-ext4 131072 0", run("echo $(cat /sys/block/vda/serial) $(cat /sys/block/vda/size) $(cat /sys/block/vda/ro)", 60));
+        assertEquals("jvisor-raw 16384 0", run("echo $(cat /sys/block/vdb/serial) $(cat /sys/block/vdb/size) $(cat /sys/block/vdb/ro)", 60));
+        assertEquals("jvisor-ro 1", run("echo $(cat /sys/block/vdc/serial) $(cat /sys/block/vdc/ro)", 60));
+    }
+
+    @Test
+    @Order(22)
+    void guestWritesExt4AndRawDisks() throws Exception {
+        run("mkdir -p /mnt && mount -t ext4 /dev/vda /mnt", 60);
+        run("echo hello-from-the-guest > /mnt/hello.txt && dd if=/dev/urandom of=/mnt/blob bs=64k count=64 2>/dev/null", 120);
+        guestMd5 = run("md5sum /mnt/blob", 60).split("\\s+")[0];
+        run("sync && umount /mnt", 60);
+        run("printf 'jvisor-pattern' | dd of=/dev/vdb bs=4096 seek=100 conv=sync,fsync 2>/dev/null", 60);
+        assertEquals(32, guestMd5.length(), guestMd5);
+    }
+
+    @Test
+    @Order(23)
+    void readOnlyDiskRefusesWrites() throws Exception {
+        String r = run("dd if=/dev/zero of=/dev/vdc bs=512 count=1 conv=fsync 2>&1; echo rc=$?", 60);
+        assertTrue(r.contains("rc=1") || r.contains("Operation not permitted") || r.contains("Read-only"), r);
+        assertEquals("5a5a5a5a", run("dd if=/dev/vdc bs=4 count=1 2>/dev/null | od -An -tx1 | tr -d ' '", 60));
+    }
+
+    @Test
+    @Order(24)
+    void hwrngYieldsBytes() throws Exception {
+        assertEquals("virtio_rng.0", run("cat /sys/class/misc/hw_random/rng_current", 60));
+        String n = run("dd if=/dev/hwrng bs=1024 count=4 2>/dev/null | wc -c", 60);
+        assertEquals("4096", n.strip());
+    }
+
     @Test
     @Order(100)
     void poweroffStopsTheMachine() throws Exception {
@@ -186,5 +274,21 @@ class BootGuestTest {
         MachineExit e = exit.get();
         assertInstanceOf(MachineExit.PowerOff.class, e, "exit " + e + "\n" + tail());
         assertTrue(text().contains("reboot: Power down"), tail());
+    }
+
+    @Test
+    @Order(101)
+    void hostSeesWhatTheGuestWrote() throws Exception {
+        assertTrue(exec("debugfs", "-R", "cat /hello.txt", ext4.toString()).contains("hello-from-the-guest"));
+        Path blob = disks.resolve("blob");
+        exec("debugfs", "-R", "dump /blob " + blob, ext4.toString());
+        byte[] digest = java.security.MessageDigest.getInstance("MD5").digest(Files.readAllBytes(blob));
+        assertEquals(guestMd5, java.util.HexFormat.of().formatHex(digest), "the file's MD5 as the guest computed it");
+        exec("e2fsck", "-f", "-n", ext4.toString());
+        byte[] raw = Files.readAllBytes(pattern);
+        assertEquals("jvisor-pattern", new String(raw, 100 * 4096, 14, StandardCharsets.US_ASCII));
+        assertEquals(0, raw[100 * 4096 + 14]);
+        byte[] ro = Files.readAllBytes(readOnly);
+        for (byte b : ro) assertEquals(0x5A, b);
     }
 }

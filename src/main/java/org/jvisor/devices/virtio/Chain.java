@@ -63,6 +63,22 @@ public final class Chain {
         return mem.segment().asSlice(addr[i], len[i]).asByteBuffer();
     }
 
+    /**
+     * The bytes [from, to) of the readable ({@code writable} false) or writable stream of buffers,
+     * as views of guest memory in order (zero copy; at most one view per buffer).
+     */
+    public java.util.List<ByteBuffer> slices(boolean ofWritable, long from, long to) {
+        java.util.List<ByteBuffer> out = new java.util.ArrayList<>();
+        long pos = 0;
+        for (int i = 0; i < count && pos < to; i++) {
+            if (writable[i] != ofWritable) continue;
+            long start = Math.max(from, pos), end = Math.min(to, pos + len[i]);
+            if (end > start) out.add(mem.segment().asSlice(addr[i] + (start - pos), end - start).asByteBuffer());
+            pos += len[i];
+        }
+        return out;
+    }
+
     /** Copies up to {@code dst.length} bytes from the readable buffers, starting {@code skip} bytes in; returns the count. */
     public int read(long skip, byte[] dst) {
         int done = 0;

@@ -4,7 +4,7 @@ package org.jvisor.devices.virtio;
  * A virtio device type behind a transport. The transport negotiates features, keeps the queues
  * and raises interrupts; the device serves its queues on the transport's worker thread.
  */
-public interface VirtioDevice {
+public interface VirtioDevice extends AutoCloseable {
     int BLOCK = 2, ENTROPY = 4, NETWORK = 1, CONSOLE = 3, BALLOON = 5;
 
     /** The virtio device ID (5.x of the specification). */
@@ -41,5 +41,10 @@ public interface VirtioDevice {
 
     /** The driver reset the device: forget per-session state. */
     default void reset() {
+    }
+
+    /** The machine is going away: release host resources (files, taps). */
+    @Override
+    default void close() {
     }
 }

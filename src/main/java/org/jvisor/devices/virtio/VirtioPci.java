@@ -317,5 +317,11 @@ public final class VirtioPci implements PciFunction, AutoCloseable {
     public void close() {
         closed = true;
         LockSupport.unpark(worker);
+        try {
+            worker.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        device.close();
     }
 }
