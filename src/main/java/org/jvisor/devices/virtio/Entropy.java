@@ -7,6 +7,7 @@ public final class Entropy implements VirtioDevice {
     /** At most this much per request, as QEMU's default rate limit-free backend does in one go. */
     static final int MAX_CHUNK = 64 * 1024;
     private final SecureRandom random = new SecureRandom();
+    private final byte[] chunk = new byte[4096];
 
     @Override
     public int type() {
@@ -36,10 +37,12 @@ public final class Entropy implements VirtioDevice {
     @Override
     public void serve(int index, Virtqueue queue) throws VirtioException {
         for (Chain c; (c = queue.pop()) != null; ) {
-            int n = (int) Math.min(c.writableBytes(), MAX_CHUNK);
-            byte[] b = new byte[n];
-            random.nextBytes(b);
-            queue.push(c, c.write(0, b, 0, n));
+            int want = (int) Math.min(c.writableBytes(), MAX_CHUNK), done = 0;
+            while (done < want) {
+                random.nextBytes(chunk);
+                done += c.write(done, chunk, 0, Math.min(chunk.length, want - done));
+            }
+            queue.push(c, done);
         }
     }
 }
