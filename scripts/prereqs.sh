@@ -9,6 +9,9 @@ command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v objdump >/dev/null || need+=(binutils)
 command -v iasl >/dev/null || need+=(acpica-tools)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v ip >/dev/null || need+=(iproute2)
+command -v python3 >/dev/null || need+=(python3)
 command -v mvn >/dev/null || need+=(maven)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "prereqs: please install: ${need[*]}" >&2; exit 2; fi

@@ -12,6 +12,9 @@ import org.jvisor.block.BlockException;
 import org.jvisor.block.Images;
 import org.jvisor.devices.virtio.Block;
 import org.jvisor.devices.virtio.Entropy;
+import org.jvisor.devices.virtio.Net;
+import org.jvisor.sys.NativeException;
+import org.jvisor.sys.Tap;
 import org.jvisor.kit.GuestKit;
 import org.jvisor.loader.KernelImageException;
 import org.jvisor.sys.Terminal;
@@ -37,6 +40,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--cpus", description = "vCPUs (1 for now)") int cpus = 1;
     @Option(names = "--disk", paramLabel = "PATH[,readonly=on][,serial=S][,format=F]",
             description = "a virtio-blk disk (repeatable; the first is /dev/vda); raw, qcow2, vmdk or vhd") List<String> disks = new ArrayList<>();
+    @Option(names = "--net", paramLabel = "tap[=NAME][,mac=M][,host-ip=CIDR]",
+            description = "a virtio-net NIC on a TAP interface (repeatable): an existing one, or one jvisor creates and gives a host address")
+    List<String> nets = new ArrayList<>();
     @Option(names = "--rng", description = "a virtio-rng device fed from the host's entropy") boolean rng;
     @Option(names = "--no-reboot", description = "exit (code 0) when the guest reboots instead of restarting it") boolean noReboot;
 
@@ -84,6 +90,14 @@ final class RunCommand implements Callable<Integer> {
                 return bad("--disk " + d + ": " + e.getMessage());
             }
         }
+        List<NetSpec> netSpecs = new ArrayList<>();
+        for (String n : nets) {
+            try {
+                netSpecs.add(NetSpec.parse(n, netSpecs.size()));
+            } catch (BadInput e) {
+                return bad("--net " + n + ": " + e.getMessage());
+            }
+        }
         String cl = cmdline != null ? cmdline : DEFAULT_CMDLINE;
         Terminal raw = null;
         if (Terminal.isTerminal(0)) {
@@ -102,6 +116,11 @@ final class RunCommand implements Callable<Integer> {
                         for (DiskSpec d : diskSpecs) m.addVirtio(new Block(Images.open(d.path(), d.format(), d.readOnly()), d.readOnly(), d.serial()));
                     } catch (BlockException e) {
                         return bad("--disk: " + e.getMessage());
+                    }
+                    try {
+                        for (NetSpec n : netSpecs) m.addVirtio(new Net(n.open(), n.mac()));
+                    } catch (IOException e) {
+                        return bad("--net: " + e.getMessage());
                     }
                     if (rng) m.addVirtio(new Entropy());
                     try {
@@ -173,6 +192,67 @@ final class RunCommand implements Callable<Integer> {
                 }
             }
             return new DiskSpec(p, format, ro, serial);
+        }
+    }
+
+    /** One --net: the TAP's name (empty: the kernel picks), the guest's MAC, an address for the host side. */
+    record NetSpec(String tap, byte[] mac, String hostIp) {
+        static NetSpec parse(String spec, int index) throws BadInput {
+            String[] parts = spec.split(",");
+            if (!parts[0].equals("tap") && !parts[0].startsWith("tap=")) throw new BadInput("only tap networking is offered: tap[=NAME]");
+            String name = parts[0].startsWith("tap=") ? parts[0].substring(4) : "";
+            if (name.length() > 15 || !name.matches("[A-Za-z0-9_.-]*")) throw new BadInput("bad interface name '" + name + "'");
+            byte[] mac = {0x02, 0x4A, 0x56, 0x00, 0x00, (byte) (index + 1)}; // locally administered
+            String hostIp = null;
+            for (int i = 1; i < parts.length; i++) {
+                String[] kv = parts[i].split("=", 2);
+                String v = kv.length == 2 ? kv[1] : "";
+                switch (kv[0]) {
+                    case "mac" -> {
+                        if (!v.matches("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}")) throw new BadInput("mac must look like 02:4a:56:00:00:01");
+                        String[] b = v.split(":");
+                        for (int k = 0; k < 6; k++) mac[k] = (byte) Integer.parseInt(b[k], 16);
+                        if ((mac[0] & 1) != 0) throw new BadInput("mac " + v + " is a multicast address");
+                    }
+                    case "host-ip" -> {
+                        if (!v.matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}")) throw new BadInput("host-ip must be an IPv4 CIDR like 10.0.2.1/24");
+                        hostIp = v;
+                    }
+                    default -> throw new BadInput("unknown option '" + kv[0] + "' (mac, host-ip)");
+                }
+            }
+            return new NetSpec(name, mac, hostIp);
+        }
+
+        /** Opens (or creates) the TAP and, when asked, gives it the host address; brings it up. */
+        Tap open() throws IOException {
+            Tap t;
+            try {
+                t = Tap.open(tap);
+            } catch (NativeException e) {
+                throw new IOException("cannot open TAP '" + tap + "' (" + e.getMessage() + "; creating one needs CAP_NET_ADMIN)");
+            }
+            try {
+                if (hostIp != null) ip("addr", "add", hostIp, "dev", t.name());
+                ip("link", "set", t.name(), "up");
+            } catch (IOException e) {
+                t.close();
+                throw e;
+            }
+            return t;
+        }
+
+        private static void ip(String... args) throws IOException {
+            java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("ip"));
+            cmd.addAll(java.util.List.of(args));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).strip();
+            try {
+                if (p.waitFor() != 0) throw new IOException(String.join(" ", cmd) + ": " + out);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            }
         }
     }
 

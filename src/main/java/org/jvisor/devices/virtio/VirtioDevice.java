@@ -29,6 +29,10 @@ public interface VirtioDevice extends AutoCloseable {
     default void writeConfig(int offset, byte[] data) {
     }
 
+    /** The transport hands over how to wake the worker for queue {@code q} (input arriving from the host side). */
+    default void bind(java.util.function.IntConsumer kick) {
+    }
+
     /** The driver finished setup (DRIVER_OK) with these features. */
     default void activate(long features) {
     }

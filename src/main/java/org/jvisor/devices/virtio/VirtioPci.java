@@ -69,6 +69,7 @@ public final class VirtioPci implements PciFunction, AutoCloseable {
         vendorCap(CFG_DEVICE, DEVICE, 0x1000, false);
         this.msix = new MsiX(config, queues + 1, 0, MSIX_TABLE, MSIX_PBA, msi);
         resetState();
+        device.bind(this::kick);
         this.worker = Thread.ofPlatform().daemon().name("virtio-" + device.type()).start(this::work);
     }
 
