@@ -12,7 +12,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.jvisor.block.Images;
 import org.jvisor.devices.virtio.Block;
+import org.jvisor.devices.virtio.Balloon;
+import org.jvisor.devices.virtio.Console;
 import org.jvisor.devices.virtio.Entropy;
+import org.jvisor.devices.virtio.VirtioPci;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
@@ -39,6 +42,11 @@ class BootGuestTest {
     static double bootSeconds;
     static int marker;
 
+    static Console hvc;
+    static VirtioPci hvcPci;
+    static final ByteArrayOutputStream hvcOut = new ByteArrayOutputStream();
+    static Balloon balloon;
+    static VirtioPci balloonPci;
     static Path disks;
     static Path ext4, pattern, readOnly;
 
@@ -63,6 +71,10 @@ class BootGuestTest {
         machine.addVirtio(new Block(Images.open(pattern, "raw", false), false, "jvisor-raw"));
         machine.addVirtio(new Block(Images.open(readOnly, "raw", true), true, "jvisor-ro"));
         machine.addVirtio(new Entropy());
+        hvc = new Console(hvcOut);
+        hvcPci = machine.addVirtio(hvc);
+        balloon = new Balloon();
+        balloonPci = machine.addVirtio(balloon);
         machine.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()), CMDLINE);
         long t0 = System.nanoTime();
         vcpu = Thread.ofPlatform().name("vcpu0").start(() -> exit.set(machine.run()));
@@ -262,6 +274,54 @@ class BootGuestTest {
         assertEquals("virtio_rng.0", run("cat /sys/class/misc/hw_random/rng_current", 60));
         String n = run("dd if=/dev/hwrng bs=1024 count=4 2>/dev/null | wc -c", 60);
         assertEquals("4096", n.strip());
+    }
+
+    @Test
+    @Order(25)
+    void hvc0CarriesAShell() throws Exception {
+        run("(setsid sh -c 'exec sh </dev/hvc0 >/dev/hvc0 2>&1' &)", 60);
+        byte[] cmd = "echo hvc-$((6*7))\r".getBytes(StandardCharsets.US_ASCII);
+        long end = System.nanoTime() + 30_000_000_000L;
+        while (!hvcText().contains("built-in shell")) { // an interactive ash flushes what came before it
+            if (System.nanoTime() > end) throw new AssertionError("no shell on hvc0: '" + hvcText() + "'");
+            Thread.sleep(20);
+        }
+        Thread.sleep(500);
+        hvc.receive(cmd, 0, cmd.length);
+        while (!hvcText().contains("hvc-42")) {
+            if (System.nanoTime() > end) throw new AssertionError("no answer on hvc0: '" + hvcText() + "' status " + hvcPci.status() + " " + hvcPci.lastError() + " " + run("ps; cat /sys/class/tty/console/active; grep virtio /proc/interrupts", 30));
+            Thread.sleep(20);
+        }
+        hvc.receive("exit\n".getBytes(StandardCharsets.US_ASCII), 0, 5);
+    }
+
+    static String hvcText() {
+        synchronized (hvcOut) {
+            return hvcOut.toString(StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    @Test
+    @Order(26)
+    void balloonBindsInflatesAndReportsStatistics() throws Exception {
+        String bound = run("ls /sys/bus/virtio/drivers/virtio_balloon/ | grep -c virtio", 60);
+        assertEquals("1", bound);
+        balloon.setTarget(1024); // 4 MiB
+        balloonPci.configChanged();
+        long end = System.nanoTime() + 60_000_000_000L;
+        while (balloon.actual() != 1024 || balloon.inflatedPages() < 1024) {
+            if (System.nanoTime() > end) throw new AssertionError("balloon at " + balloon.actual() + " pages, " + balloon.inflatedPages() + " inflated");
+            Thread.sleep(50);
+        }
+        balloon.requestStats();
+        end = System.nanoTime() + 30_000_000_000L;
+        while (!balloon.stats().containsKey("free-memory")) {
+            if (System.nanoTime() > end) throw new AssertionError("no statistics: " + balloon.stats());
+            Thread.sleep(50);
+        }
+        assertTrue(balloon.stats().get("total-memory") > 100L << 20, balloon.stats().toString());
+        balloon.setTarget(0);
+        balloonPci.configChanged();
     }
 
     @Test

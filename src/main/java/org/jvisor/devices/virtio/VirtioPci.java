@@ -257,6 +257,12 @@ public final class VirtioPci implements PciFunction, AutoCloseable {
         }
     }
 
+    /** The device changed its configuration structure: bump the generation and tell the driver. */
+    public synchronized void configChanged() {
+        generation++;
+        if ((status & DRIVER_OK) != 0) signal(configVector, 2);
+    }
+
     /** DEVICE_NEEDS_RESET (virtio 1.2, 2.1.1) and a configuration-change interrupt. Holds the lock. */
     private void needsReset(String why) {
         lastError = why;

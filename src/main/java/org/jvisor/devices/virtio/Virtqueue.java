@@ -70,6 +70,13 @@ public final class Virtqueue {
     public Chain pop() throws VirtioException {
         int availIdx = mem.read16(avail + 2);
         int pending = (availIdx - lastAvail) & 0xFFFF;
+        if (pending == 0 && eventIdx) {
+            // Empty: ask to be notified of the next buffer, then look again in case it just came.
+            mem.write16(used + 4 + 8L * size, lastAvail);
+            java.lang.invoke.VarHandle.fullFence();
+            availIdx = mem.read16(avail + 2);
+            pending = (availIdx - lastAvail) & 0xFFFF;
+        }
         if (pending == 0) return null;
         if (pending > size) throw new VirtioException("available index moved " + pending + " entries in a ring of " + size);
         int head = mem.read16(avail + 4 + 2L * (lastAvail & (size - 1)));

@@ -1,0 +1,137 @@
+package org.jvisor.devices.virtio;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * virtio-balloon (virtio 1.2, 5.5): the host asks for a number of 4 KiB pages (num_pages), the
+ * guest inflates or deflates towards it and reports where it is (actual); with the statistics
+ * queue it reports memory statistics. Inflated pages are only counted here; returning them to
+ * the host (madvise) comes with the control API.
+ */
+public final class Balloon implements VirtioDevice {
+    static final long F_STATS_VQ = 1L << 1;
+    static final int INFLATE = 0, DEFLATE = 1, STATS = 2;
+    /** Statistics tags (5.5.6.3) by name. */
+    static final String[] STAT_NAMES = {"swap-in", "swap-out", "major-faults", "minor-faults", "free-memory", "total-memory",
+            "available-memory", "disk-caches", "hugetlb-allocations", "hugetlb-failures"};
+
+    private volatile int numPages, actual;
+    private long inflated;
+    private final Map<String, Long> stats = new TreeMap<>();
+    /** The driver's statistics buffer, held until the host wants fresh figures (worker thread only). */
+    private Chain heldStats;
+    private volatile boolean statsWanted;
+    private volatile java.util.function.IntConsumer kick = q -> { };
+
+    @Override
+    public void bind(java.util.function.IntConsumer kick) {
+        this.kick = kick;
+    }
+
+    /** Asks the guest for fresh statistics (they arrive in {@link #stats()}). */
+    public void requestStats() {
+        statsWanted = true;
+        kick.accept(STATS);
+    }
+
+    @Override
+    public int type() {
+        return BALLOON;
+    }
+
+    @Override
+    public int pciClass() {
+        return 0x05FF00;
+    }
+
+    @Override
+    public long features() {
+        return F_STATS_VQ;
+    }
+
+    @Override
+    public int queueCount() {
+        return 3;
+    }
+
+    @Override
+    public byte[] config() {
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0, numPages);
+        b.putInt(4, actual);
+        return b.array();
+    }
+
+    @Override
+    public void writeConfig(int offset, byte[] data) {
+        if (offset == 4 && data.length == 4) actual = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    }
+
+    /** The host's target; the transport must then announce a configuration change. */
+    public void setTarget(int pages) {
+        numPages = Math.max(0, pages);
+    }
+
+    /** Pages the guest reports as given back. */
+    public int actual() {
+        return actual;
+    }
+
+    public synchronized long inflatedPages() {
+        return inflated;
+    }
+
+    public synchronized Map<String, Long> stats() {
+        return Map.copyOf(stats);
+    }
+
+    @Override
+    public void serve(int index, Virtqueue queue) throws VirtioException {
+        if (index == STATS) {
+            serveStats(queue);
+            return;
+        }
+        for (Chain c; (c = queue.pop()) != null; ) {
+            long bytes = Math.min(c.readableBytes(), 1 << 20);
+            byte[] b = new byte[(int) bytes];
+            c.read(0, b);
+            synchronized (this) {
+                if (index == INFLATE) inflated += bytes / 4;
+                else inflated = Math.max(0, inflated - bytes / 4);
+            }
+            queue.push(c, 0);
+        }
+    }
+
+    /** The statistics buffer goes back only when the host asked, or the guest would refill it in a loop. */
+    private void serveStats(Virtqueue queue) throws VirtioException {
+        for (Chain c; (c = queue.pop()) != null; ) {
+            byte[] b = new byte[(int) Math.min(c.readableBytes(), 4096)];
+            c.read(0, b);
+            synchronized (this) {
+                ByteBuffer s = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+                for (int at = 0; at + 10 <= b.length; at += 10) {
+                    int tag = s.getShort(at) & 0xFFFF;
+                    stats.put(tag < STAT_NAMES.length ? STAT_NAMES[tag] : "tag-" + tag, s.getLong(at + 2));
+                }
+            }
+            if (heldStats != null) queue.push(heldStats, 0); // a second buffer: give the older one back
+            heldStats = c;
+        }
+        if (statsWanted && heldStats != null) {
+            statsWanted = false;
+            queue.push(heldStats, 0);
+            heldStats = null;
+        }
+    }
+
+    @Override
+    public synchronized void reset() {
+        heldStats = null;
+        inflated = 0;
+        actual = 0;
+    }
+}
