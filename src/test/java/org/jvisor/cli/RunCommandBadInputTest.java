@@ -1,0 +1,88 @@
+package org.jvisor.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.jvisor.kit.GuestKit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** jvisor run's bad-input contract: one clear line on stderr, exit code 2, never a stack trace. */
+class RunCommandBadInputTest {
+    @TempDir Path dir;
+
+    /** Runs `jvisor run ARGS` with no console input; returns stderr after checking the contract. */
+    String rejected(String... args) {
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true));
+        int rc;
+        try {
+            List<String> all = new ArrayList<>(List.of("run"));
+            all.addAll(List.of(args));
+            rc = new CommandLine(new Main()).execute(all.toArray(new String[0]));
+        } finally {
+            System.setErr(oldErr);
+        }
+        String e = err.toString(StandardCharsets.UTF_8);
+        assertEquals(2, rc, String.join(" ", args) + " -> " + e);
+        assertEquals(1, e.strip().lines().count(), "one line: " + e);
+        assertFalse(e.contains("Exception") || e.contains("\tat "), e);
+        return e;
+    }
+
+    Path file(String name, byte[] content) throws Exception {
+        Path p = dir.resolve(name);
+        Files.write(p, content);
+        return p;
+    }
+
+    @Test
+    void badKernels() throws Exception {
+        Path initrd = file("initrd", new byte[1024]);
+        assertTrue(rejected("--kernel", dir.resolve("nope").toString(), "--initrd", initrd.toString()).contains("no such file"));
+        assertTrue(rejected("--kernel", dir.toString(), "--initrd", initrd.toString()).contains("not a readable file"));
+        byte[] junk = new byte[100_000];
+        new java.util.Random(1).nextBytes(junk);
+        rejected("--kernel", file("junk", junk).toString(), "--initrd", initrd.toString());
+        GuestKit.Kit kit = GuestKit.ensure(s -> { });
+        byte[] bz = Files.readAllBytes(kit.kernel());
+        Path truncated = file("truncated", java.util.Arrays.copyOf(bz, bz.length / 3));
+        rejected("--kernel", truncated.toString(), "--initrd", initrd.toString());
+    }
+
+    @Test
+    void badMemoryCpusAndCommandLine() {
+        assertTrue(rejected("--memory", "0").contains("--memory"));
+        assertTrue(rejected("--memory", "abc").contains("--memory"));
+        assertTrue(rejected("--memory", "100T").contains("--memory"));
+        assertTrue(rejected("--cpus", "2").contains("cpus"));
+        String e = rejected("--cmdline", "x".repeat(5000));
+        assertTrue(e.contains("command line"), e);
+    }
+
+    @Test
+    void badDevices() throws Exception {
+        assertTrue(rejected("--disk", dir.resolve("missing.img").toString()).contains("no such file"));
+        Path img = file("d.img", new byte[1 << 20]);
+        assertTrue(rejected("--disk", img + ",readonly=maybe").contains("readonly"));
+        assertTrue(rejected("--disk", img + ",colour=blue").contains("unknown option"));
+        assertTrue(rejected("--disk", img + ",serial=" + "s".repeat(21)).contains("serial"));
+        Path bad = file("bad.qcow2", "QFI\u00fbgarbage".getBytes(StandardCharsets.ISO_8859_1));
+        rejected("--disk", bad + ",format=qcow2");
+        assertTrue(rejected("--net", "user").contains("tap"));
+        assertTrue(rejected("--net", "tap=" + "x".repeat(16)).contains("interface name"));
+        assertTrue(rejected("--net", "tap,mac=01:00:00:00:00:01").contains("multicast"));
+        assertTrue(rejected("--net", "tap,mac=zz").contains("mac"));
+        assertTrue(rejected("--net", "tap,host-ip=10.0.0.1").contains("CIDR"));
+    }
+}
