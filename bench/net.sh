@@ -29,7 +29,7 @@ cat > "$SCRIPT" <<GUEST
 t() { cut -d' ' -f1 /proc/uptime; }
 ip addr add 10.0.3.15/24 dev eth0; ip link set eth0 up; sleep 1
 echo bench:host-go
-a=\$(t); nc -l -p 5000 >/dev/null; b=\$(t); echo "bench:rx \$a \$b"
+a=\$(t); nc -l -p 5000 </dev/null >/dev/null; b=\$(t); echo "bench:rx \$a \$b"
 sleep 1; a=\$(t); dd if=/dev/zero bs=64k count=$((MB * 16)) 2>/dev/null | nc 10.0.3.1 5001; b=\$(t); echo "bench:tx \$a \$b"
 GUEST
 # The host side: a sink for the guest's upload (reads MB MiB, then closes), and the download to the guest.
