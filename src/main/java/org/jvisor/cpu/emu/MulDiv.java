@@ -18,7 +18,7 @@ final class MulDiv {
     }
 
     /** CF and OF from the overflow test; SF, ZF, PF from the low half as the host CPUs leave them. */
-    private static void mulFlags(Cpu c, long lo, int sz, boolean overflow) {
+    static void mulFlags(Cpu c, long lo, int sz, boolean overflow) {
         c.setResultFlags(lo, sz, overflow, overflow);
     }
 
@@ -93,7 +93,8 @@ final class MulDiv {
         c.setReg(i.reg, i.sz, imul(c, a, Cpu.sext(i.imm, i.sz), i.sz));
     }
 
-    private static long imul(Cpu c, long a, long b, int sz) {
+    /** The two- and three-operand IMUL of sign-extended operands: flags set, the product returned. */
+    static long imul(Cpu c, long a, long b, int sz) {
         long lo = a * b;
         boolean ovf;
         if (sz == 8) ovf = Math.multiplyHigh(a, b) != (lo >> 63);
