@@ -11,6 +11,7 @@ import org.jvisor.arch.x86.PcLayout;
 import org.jvisor.arch.x86.ResetVector;
 import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.emu.Cpu;
+import org.jvisor.cpu.emu.Jit;
 import org.jvisor.cpu.emu.MsrDevice;
 import org.jvisor.cpu.emu.PortIo;
 import org.jvisor.devices.irq.IoApic;
@@ -35,6 +36,7 @@ import org.jvisor.memory.GuestMemory;
 public final class Machine implements AutoCloseable {
     private final GuestMemory ram;
     private final Cpu cpu;
+    private final Jit jit;
     private final ScheduledThreadPoolExecutor timers;
     private final LocalApic lapic;
     private final IoApic ioapic;
@@ -65,6 +67,10 @@ public final class Machine implements AutoCloseable {
             case POWER_OFF -> new MachineExit.PowerOff();
             case RESET -> new MachineExit.Reset("ACPI reset");
         }));
+        // -Djvisor.jit=off interprets everything (for comparing the two); -Djvisor.jit.threshold=N tunes when code counts as hot.
+        this.jit = "off".equals(System.getProperty("jvisor.jit")) ? null
+                : new Jit(Integer.getInteger("jvisor.jit.threshold", Jit.DEFAULT_THRESHOLD), false);
+        cpu.setJit(jit);
         cpu.deliverToGuest = true;
         cpu.interrupts = lapic;
         cpu.msrDevice = new PlatformMsrs();
@@ -123,6 +129,11 @@ public final class Machine implements AutoCloseable {
         return cpu;
     }
 
+    /** The translator's counts, or null when it is off. */
+    public String jitStats() {
+        return jit == null ? null : jit.stats();
+    }
+
     public GuestMemory ram() {
         return ram;
     }
@@ -169,6 +180,7 @@ public final class Machine implements AutoCloseable {
     @Override
     public void close() {
         for (VirtioPci v : virtio) v.close();
+        if (jit != null) jit.close();
         timers.shutdownNow();
         ram.close();
     }

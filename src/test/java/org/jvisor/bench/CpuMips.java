@@ -5,6 +5,7 @@ import java.io.InputStreamReader;
 import java.util.HexFormat;
 import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.emu.Cpu;
+import org.jvisor.cpu.emu.Jit;
 import org.jvisor.cpu.emu.Reg;
 import org.jvisor.memory.GuestMemory;
 
@@ -23,13 +24,15 @@ public final class CpuMips {
     public static void main(String[] args) throws Exception {
         String nativeRunner = args.length > 0 ? args[0] : null;
         double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 3;
-        double intMips = workload("integer ALU/branch/memory loop", INT_LOOP, "int", 200_000, nativeRunner, seconds);
-        workload("SSE2 memcpy/strlen loop", SSE_LOOP, "sse", 20, nativeRunner, seconds);
+        workload("integer ALU/branch/memory loop, interpreted", INT_LOOP, "int", 200_000, null, seconds, false);
+        double intMips = workload("integer ALU/branch/memory loop, translated", INT_LOOP, "int", 200_000, nativeRunner, seconds, true);
+        workload("SSE2 memcpy/strlen loop, interpreted", SSE_LOOP, "sse", 20, null, seconds, false);
+        workload("SSE2 memcpy/strlen loop, translated", SSE_LOOP, "sse", 20, nativeRunner, seconds, true);
         System.out.printf("mips: %.0f%n", intMips);
     }
 
-    static double workload(String name, String hex, String kind, long itersPerRun, String nativeRunner, double seconds)
-            throws Exception {
+    static double workload(String name, String hex, String kind, long itersPerRun, String nativeRunner, double seconds,
+            boolean translate) throws Exception {
         byte[] code = HexFormat.of().parseHex(hex);
         try (GuestMemory mem = GuestMemory.allocate(4 << 20)) {
             mem.write(CODE, code);
@@ -40,6 +43,7 @@ public final class CpuMips {
                 mem.write(BUF, s);
             }
             Cpu cpu = new Cpu(mem);
+            if (translate) cpu.setJit(new Jit(Jit.DEFAULT_THRESHOLD, false));
             // Warm up the JIT, then measure whole runs for about the given time.
             long deadline = System.nanoTime() + (long) (seconds * 1e9);
             while (System.nanoTime() < deadline) runOnce(cpu, itersPerRun);

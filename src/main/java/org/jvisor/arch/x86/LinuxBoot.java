@@ -123,7 +123,7 @@ public final class LinuxBoot {
             cpu.segLimit[s] = -1;
             cpu.segAttr[s] = 0xC093;
         }
-        cpu.cpl = 0;
+        cpu.setCpl(0);
         cpu.updateMode();
         cpu.flushTlb();
         cpu.setRflags(2);

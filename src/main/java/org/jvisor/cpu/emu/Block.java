@@ -4,15 +4,22 @@ package org.jvisor.cpu.emu;
 final class Block {
     final long rip;
     final long pa;
+    /** The physical address of its last byte (another page when the block crosses a page end). */
+    final long lastPa;
     final Insn[] insns;
     final int byteLen;
     /** The decode mode it was decoded in (a mode switch must not reuse it). */
     final int mode;
     boolean valid = true;
+    /** Interpreted executions so far (counts up to the JIT's threshold). */
+    int hits;
+    /** The translation, once the JIT has made one; the run loop then runs it instead of {@link #insns}. */
+    volatile CompiledBlock compiled;
 
-    Block(long rip, long pa, Insn[] insns, int byteLen, int mode) {
+    Block(long rip, long pa, long lastPa, Insn[] insns, int byteLen, int mode) {
         this.rip = rip;
         this.pa = pa;
+        this.lastPa = lastPa;
         this.insns = insns;
         this.byteLen = byteLen;
         this.mode = mode;

@@ -36,6 +36,27 @@ final class CodeCache {
         return b;
     }
 
+    /** The cached block for {@code rip}, if the direct-mapped table holds a valid one (no decoding). */
+    Block peek(long rip) {
+        Block b = table[(int) (rip ^ (rip >>> 15)) & (SIZE - 1)];
+        return b != null && b.rip == rip && b.valid ? b : null;
+    }
+
+    /**
+     * A region for translation around a hot block; the head is also listed under every page its
+     * members came from, so a write to any of them drops the region.
+     */
+    Region region(Block head, int minHits) {
+        Region r = Region.form(head, this, minHits);
+        for (Block m : r.blocks()) {
+            if (m == head) continue;
+            long first = m.pa >>> 12, last = m.lastPa >>> 12;
+            if (first != head.pa >>> 12) register(first, head);
+            if (last != first && last != head.pa >>> 12) register(last, head);
+        }
+        return r;
+    }
+
     private Block build(long rip) {
         long pa = cpu.mmu.codeAddress(rip);
         int n = 0;
@@ -57,9 +78,9 @@ final class CodeCache {
         }
         Insn[] insns = java.util.Arrays.copyOf(scratch, n);
         int len = sum(n);
-        Block b = new Block(rip, pa, insns, len, mode);
-        long firstPage = pa >>> 12;
         long lastPa = cpu.mmu.codeAddress(rip + len - 1);
+        Block b = new Block(rip, pa, lastPa, insns, len, mode);
+        long firstPage = pa >>> 12;
         register(firstPage, b);
         if ((lastPa >>> 12) != firstPage) register(lastPa >>> 12, b);
         return b;
@@ -73,7 +94,10 @@ final class CodeCache {
 
     private void register(long page, Block b) {
         byPage.computeIfAbsent(page, p -> new ArrayList<>()).add(b);
-        cpu.mmu.codePage[(int) page] = 1;
+        if (cpu.mmu.codePage[(int) page] == 0) {
+            cpu.mmu.codePage[(int) page] = 1;
+            cpu.mmu.codeAppeared(page);
+        }
     }
 
     /** Drops every block built from the pages that [pa, pa+len) touches. */
@@ -83,6 +107,11 @@ final class CodeCache {
             if (bs != null) for (Block b : bs) b.valid = false;
             cpu.mmu.codePage[(int) p] = 0;
         }
+    }
+
+    /** Every cached block (a block spanning two pages appears twice), for statistics. */
+    void forEach(java.util.function.Consumer<Block> action) {
+        for (List<Block> bs : byPage.values()) bs.forEach(action);
     }
 
     void flush() {

@@ -14,8 +14,8 @@ public final class Cpu {
     // ---- General-purpose state ----
     public final long[] r = new long[16];
     public long rip;
-    /** Current privilege level (0 kernel, 3 user). */
-    public int cpl;
+    /** Current privilege level (0 kernel, 3 user); set through {@link #setCpl}, which the MMU follows. */
+    private int cpl;
     /** RFLAGS bits other than the six status flags, plus those status flags while {@code fk == K_NONE}. */
     long rflags = Flags.FIXED;
     // Lazy status flags: kind, operands, masked result, size in bytes, carry-in (ADC/SBB) or kept CF (INC/DEC).
@@ -93,6 +93,15 @@ public final class Cpu {
     }
     final long[] tmp = new long[2]; // scratch 128-bit operand
 
+    public int cpl() {
+        return cpl;
+    }
+
+    public void setCpl(int cpl) {
+        this.cpl = cpl;
+        mmu.privilegeChanged();
+    }
+
     public Cpu(GuestMemory memory) {
         this.mmu = new Mmu(this, memory);
         this.code = new CodeCache(this);
@@ -101,32 +110,29 @@ public final class Cpu {
 
     /** Reads for the CPU's own structures (GDT, LDT, IDT, TSS): supervisor accesses at any CPL. */
     long sysRead64(long la) {
-        boolean was = mmu.supervisor;
-        mmu.supervisor = true;
+        boolean was = mmu.setSupervisor(true);
         try {
             return mmu.read64(la);
         } finally {
-            mmu.supervisor = was;
+            mmu.setSupervisor(was);
         }
     }
 
     int sysRead16(long la) {
-        boolean was = mmu.supervisor;
-        mmu.supervisor = true;
+        boolean was = mmu.setSupervisor(true);
         try {
             return mmu.read16(la);
         } finally {
-            mmu.supervisor = was;
+            mmu.setSupervisor(was);
         }
     }
 
     void sysWrite8(long la, int v) {
-        boolean was = mmu.supervisor;
-        mmu.supervisor = true;
+        boolean was = mmu.setSupervisor(true);
         try {
             mmu.write8(la, v);
         } finally {
-            mmu.supervisor = was;
+            mmu.setSupervisor(was);
         }
     }
 
@@ -227,14 +233,25 @@ public final class Cpu {
                     if (dmaPending) drainDma();
                     Block b = code.lookup(mode == Decoder.MODE64 ? rip : codeLinear(rip));
                     if (recentBlocks != null) recentBlocks[recentAt++ & (recentBlocks.length - 1)] = rip;
-                    Insn[] ins = b.insns;
-                    for (k = 0; k < ins.length; k++) {
-                        cur = ins[k];
-                        rip += cur.len;
-                        Exec.exec(this, cur);
+                    CompiledBlock compiled = b.compiled;
+                    if (compiled == null && jit != null && b.hits++ == jit.threshold) {
+                        jit.hot(b, code);
+                        compiled = b.compiled; // set at once when the JIT is synchronous
                     }
-                    icount += k;
-                    cur = null;
+                    if (compiled != null) {
+                        compiled.run(this); // counts its own instructions
+                    } else {
+                        Insn[] ins = b.insns;
+                        for (k = 0; k < ins.length; k++) {
+                            cur = ins[k];
+                            rip += cur.len;
+                            Exec.exec(this, cur);
+                        }
+                        icount += k;
+                        interpretedInsns += k;
+                        k = 0;
+                        cur = null;
+                    }
                     if (exitRequest != EXIT_NONE) {
                         int e = exitRequest;
                         exitRequest = EXIT_NONE;
@@ -245,7 +262,9 @@ public final class Cpu {
                 return new VcpuExit.BudgetExhausted(rip);
             } catch (CpuFault f) {
                 icount += k;
-                if (cur != null && faultIsFault(faultVector)) rip -= cur.len;
+                int back = cur != null ? cur.len : translatedFaultLen;
+                translatedFaultLen = 0;
+                if (back != 0 && faultIsFault(faultVector)) rip -= back;
                 if (!deliverToGuest) return new VcpuExit.Fault(faultVector, faultError, rip, faultAddress);
                 if (onException != null) onException.accept(faultVector, faultError);
                 try {
@@ -257,6 +276,31 @@ public final class Cpu {
                 return new VcpuExit.Shutdown(t.getMessage(), rip);
             }
         }
+    }
+
+    /** Instructions run by the interpreter (the rest of {@link #icount} ran as translated code). */
+    public long interpretedInsns;
+
+    /** The translator, when enabled: hot blocks run as bytecode. */
+    Jit jit;
+    /** Set by {@link #translatedFault}: the length of the translated instruction that faulted. */
+    private int translatedFaultLen;
+
+    /** Runs hot code as translated bytecode from now on (null: interpret everything). */
+    public void setJit(Jit jit) {
+        this.jit = jit;
+    }
+
+    /**
+     * Called by translated code when instruction k of its block raises an exception: counts the
+     * instructions before it and leaves RIP after it, which is where the interpreter would be.
+     */
+    void translatedFault(Block b, int k) {
+        icount += k;
+        long ip = b.rip;
+        for (int j = 0; j <= k; j++) ip += b.insns[j].len;
+        rip = ip;
+        translatedFaultLen = b.insns[k].len;
     }
 
     private void checkInterrupt() {
@@ -331,7 +375,7 @@ public final class Cpu {
         segBase[Seg.CS] = 0xFFFF0000L;
         segAttr[Seg.CS] = 0x9B;
         rip = 0xFFF0;
-        cpl = 0;
+        setCpl(0);
         gdtBase = idtBase = 0;
         gdtLimit = idtLimit = 0xFFFF;
         java.util.Arrays.fill(r, 0);
@@ -351,6 +395,20 @@ public final class Cpu {
 
     public boolean interruptsEnabled() {
         return (rflags & Flags.IF) != 0;
+    }
+
+    /**
+     * For profiling (call on the vCPU thread, or with it stopped): instructions executed in blocks,
+     * by how often the block ran: element d counts blocks run 10^d to 10^(d+1)-1 times. Only
+     * interpreted executions are counted, so this is meaningful with the JIT's threshold out of reach.
+     */
+    public long[] executionsByBlockHeat() {
+        long[] byDecade = new long[12];
+        java.util.Set<Block> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        code.forEach(b -> {
+            if (b.hits > 0 && seen.add(b)) byDecade[(int) Math.log10(b.hits)] += (long) b.hits * b.insns.length;
+        });
+        return byDecade;
     }
 
     /** The lazy flag state, for debugging. */

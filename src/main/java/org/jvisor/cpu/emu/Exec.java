@@ -94,7 +94,7 @@ final class Exec {
             case Op.ENTER -> Flow.enter(c, i);
             case Op.LEAVE -> Flow.leave(c, i);
             case Op.HLT -> {
-                if (c.cpl != 0) throw c.fault(Vectors.GP, 0);
+                if (c.cpl() != 0) throw c.fault(Vectors.GP, 0);
                 c.exitRequest = Cpu.EXIT_HALT;
             }
             case Op.MOVS -> Strings.movs(c, i);

@@ -51,8 +51,8 @@ final class Flow {
         long v = c.pop(i.sz);
         long writable = Flags.ARITH | Flags.TF | Flags.DF | Flags.NT | Flags.AC | Flags.ID;
         int iopl = (int) ((c.rflags >>> 12) & 3);
-        if (c.cpl == 0) writable |= Flags.IOPL;
-        if (c.cpl <= iopl) writable |= Flags.IF;
+        if (c.cpl() == 0) writable |= Flags.IOPL;
+        if (c.cpl() <= iopl) writable |= Flags.IF;
         if (i.sz == 2) writable &= 0xFFFF;
         long old = c.rflags();
         c.setRflags((old & ~writable) | (v & writable));

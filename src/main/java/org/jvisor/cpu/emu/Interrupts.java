@@ -40,33 +40,32 @@ final class Interrupts {
         int type = (int) (lo >>> 40) & 0x1F;
         int dpl = (int) (lo >>> 45) & 3;
         if (type != 0x0E && type != 0x0F) throw c.fault(Vectors.GP, vector * 8 + 2);
-        if (software && dpl < c.cpl) throw c.fault(Vectors.GP, vector * 8 + 2);
+        if (software && dpl < c.cpl()) throw c.fault(Vectors.GP, vector * 8 + 2);
         if (((lo >>> 47) & 1) == 0) throw c.fault(Vectors.NP, vector * 8 + 2);
         int sel = (int) (lo >>> 16) & 0xFFFF;
         long target = (lo & 0xFFFF) | ((lo >>> 32) & 0xFFFF0000L) | (hi << 32);
         int ist = (int) (lo >>> 32) & 7;
         long cd = Segments.descriptor(c, sel);
         int newCpl = (Segments.attr(cd) >>> 5) & 3;
-        if ((Segments.attr(cd) & Segments.A_CONFORMING) != 0) newCpl = c.cpl;
-        if (newCpl > c.cpl) throw c.fault(Vectors.GP, sel & 0xFFFC);
+        if ((Segments.attr(cd) & Segments.A_CONFORMING) != 0) newCpl = c.cpl();
+        if (newCpl > c.cpl()) throw c.fault(Vectors.GP, sel & 0xFFFC);
         long oldSs = c.segSel[Seg.SS], oldRsp = c.r[Reg.SP], oldCs = c.segSel[Seg.CS];
         long flags = c.rflags();
         long rsp;
         if (ist != 0) rsp = c.sysRead64(c.trBase + 0x24 + (ist - 1) * 8L);
-        else if (newCpl < c.cpl) rsp = c.sysRead64(c.trBase + 4 + newCpl * 8L);
+        else if (newCpl < c.cpl()) rsp = c.sysRead64(c.trBase + 4 + newCpl * 8L);
         else rsp = oldRsp;
         rsp &= ~0xFL;
         // Build the frame; a fault here happens before any register changes.
         long[] frame = hasError ? new long[] {error, c.rip, oldCs, flags, oldRsp, oldSs} : new long[] {c.rip, oldCs, flags, oldRsp, oldSs};
         long sp = rsp - frame.length * 8L;
         // The frame goes on the new level's stack, so it is checked at that level.
-        boolean was = c.mmu.supervisor;
-        c.mmu.supervisor = newCpl < 3;
+        boolean was = c.mmu.setSupervisor(newCpl < 3);
         try {
             c.mmu.probeWrite(sp, frame.length * 8);
             for (int k = 0; k < frame.length; k++) c.mmu.write64(sp + k * 8L, frame[k]);
         } finally {
-            c.mmu.supervisor = was;
+            c.mmu.setSupervisor(was);
         }
         Segments.loadCode(c, sel, newCpl);
         if (newCpl != (int) (oldCs & 3)) {
@@ -89,20 +88,20 @@ final class Interrupts {
         int dpl = (int) (g >>> 45) & 3;
         if (type == 0x05) throw new TripleFault("task gates are not implemented (vector " + vector + ")");
         if (type != 0x06 && type != 0x07 && type != 0x0E && type != 0x0F) throw c.fault(Vectors.GP, vector * 8 + 2);
-        if (software && dpl < c.cpl) throw c.fault(Vectors.GP, vector * 8 + 2);
+        if (software && dpl < c.cpl()) throw c.fault(Vectors.GP, vector * 8 + 2);
         if (((g >>> 47) & 1) == 0) throw c.fault(Vectors.NP, vector * 8 + 2);
         int w = (type & 8) != 0 ? 4 : 2;
         int sel = (int) (g >>> 16) & 0xFFFF;
         long target = (g & 0xFFFF) | ((g >>> 32) & 0xFFFF0000L);
         long cd = Segments.descriptor(c, sel);
-        int newCpl = (Segments.attr(cd) & Segments.A_CONFORMING) != 0 ? c.cpl : (Segments.attr(cd) >>> 5) & 3;
-        if (newCpl > c.cpl) throw c.fault(Vectors.GP, sel & 0xFFFC);
+        int newCpl = (Segments.attr(cd) & Segments.A_CONFORMING) != 0 ? c.cpl() : (Segments.attr(cd) >>> 5) & 3;
+        if (newCpl > c.cpl()) throw c.fault(Vectors.GP, sel & 0xFFFC);
         long oldSs = c.segSel[Seg.SS], oldSp = c.r[Reg.SP], oldCs = c.segSel[Seg.CS], flags = c.rflags();
         if ((flags & Flags.VM) != 0) throw new TripleFault("virtual-8086 mode is not implemented");
-        if (newCpl < c.cpl) { // inner level: its stack comes from the 32-bit TSS
+        if (newCpl < c.cpl()) { // inner level: its stack comes from the 32-bit TSS
             long sp = c.sysRead64(c.trBase + 4 + newCpl * 8L) & 0xFFFFFFFFL;
             int ss = c.sysRead16(c.trBase + 8 + newCpl * 8L);
-            c.cpl = newCpl;
+            c.setCpl(newCpl);
             Segments.loadData(c, Seg.SS, ss);
             c.r[Reg.SP] = sp;
             c.push(oldSs, w);
@@ -134,8 +133,8 @@ final class Interrupts {
     private static void iretProtected(Cpu c, int w) {
         if ((c.rflags() & Flags.NT) != 0) throw c.fault(Vectors.GP, 0); // a task return: no task switching here
         long ip = c.peek(w, 0), cs = c.peek(w, w) & 0xFFFF, fl = c.peek(w, 2 * w);
-        if (w == 4 && (fl & Flags.VM) != 0 && c.cpl == 0) throw c.fault(Vectors.GP, 0); // no virtual-8086 mode
-        int newCpl = (int) cs & 3, oldCpl = c.cpl;
+        if (w == 4 && (fl & Flags.VM) != 0 && c.cpl() == 0) throw c.fault(Vectors.GP, 0); // no virtual-8086 mode
+        int newCpl = (int) cs & 3, oldCpl = c.cpl();
         if (newCpl < oldCpl) throw c.fault(Vectors.GP, (int) cs & 0xFFFC);
         long sp = 0, ss = 0;
         if (newCpl != oldCpl) {
@@ -174,17 +173,17 @@ final class Interrupts {
         int w = c.mode == Decoder.MODE64 && i.rexW() ? 8 : sz == 2 ? 2 : 4;
         long ip = c.peek(w, 0), cs = c.peek(w, w) & 0xFFFF, fl = c.peek(w, 2 * w);
         int newCpl = (int) cs & 3;
-        if (newCpl < c.cpl) throw c.fault(Vectors.GP, (int) cs & 0xFFFC);
+        if (newCpl < c.cpl()) throw c.fault(Vectors.GP, (int) cs & 0xFFFC);
         boolean toCompat = false;
         long sp, ss;
-        if (c.mode == Decoder.MODE64 || newCpl != c.cpl) {
+        if (c.mode == Decoder.MODE64 || newCpl != c.cpl()) {
             sp = c.peek(w, 3 * w);
             ss = c.peek(w, 4 * w) & 0xFFFF;
         } else {
             sp = c.r[Reg.SP] + 3L * w;
             ss = c.segSel[Seg.SS];
         }
-        int oldCpl = c.cpl;
+        int oldCpl = c.cpl();
         Segments.loadCode(c, (int) cs, newCpl);
         toCompat = c.mode != Decoder.MODE64;
         if (newCpl != oldCpl || (ss & ~3) != 0) {

@@ -7,10 +7,13 @@ import org.jvisor.memory.GuestMemory;
 
 /**
  * The CPU's view of memory: linear addresses through 4-level paging (when CR0.PG is set in long
- * mode) to guest-physical RAM or, outside RAM, to the MMIO bus. Translations are cached in a
- * software TLB, one table each for reads, writes and fetches, tagged with the user/supervisor
- * mode; a write translation is only cached once the walk has set the Dirty bit. MMIO pages never
- * enter the TLB. Writes to pages holding decoded code drop those blocks (self-modifying code).
+ * mode) to guest-physical RAM or, outside RAM, to the MMIO bus. Translations of RAM pages are
+ * cached in a software TLB, one table each for reads, writes and fetches: an entry is the linear
+ * page tagged with the privilege it was checked for, and the offset from linear to RAM offset, so
+ * a hit costs one compare (which also fails for an access crossing into the next page). A write
+ * entry is only made once the walk has set the Dirty bit, and never for a page holding decoded
+ * code, so every write to such a page takes the slow path, which drops the code (self-modifying
+ * code). MMIO pages never enter the TLB. With paging off the same tables cache identity entries.
  */
 final class Mmu {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -21,7 +24,10 @@ final class Mmu {
     static final long PTE_P = 1, PTE_RW = 2, PTE_US = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80, PTE_G = 0x100;
     static final long PTE_NX = 1L << 63;
     static final long ADDR = 0x000FFFFFFFFFF000L;
+    private static final long PAGE = ~0xFFFL;
     private static final int TLB_BITS = 10, TLB = 1 << TLB_BITS, TLB_MASK = TLB - 1;
+    /** A tag no linear address has (bit 1 is never set in a tag). */
+    private static final long EMPTY = 2;
 
     private final Cpu cpu;
     final MemorySegment ram;
@@ -33,10 +39,12 @@ final class Mmu {
     /** Without an MMIO bus, accesses outside RAM fault (as the user-mode tests want). */
     Cpu.MmioBus mmio;
 
-    // TLB: tag = (virtual page << 1) | user, -1 when empty; value = physical page address.
-    private final long[] tagR = new long[TLB], physR = new long[TLB];
-    private final long[] tagW = new long[TLB], physW = new long[TLB];
-    private final long[] tagX = new long[TLB], physX = new long[TLB];
+    // TLB: entry i at [2i] = linear page | privilege (1: user), [2i+1] = RAM offset - linear page.
+    private final long[] tlbR = new long[2 * TLB], tlbW = new long[2 * TLB], tlbX = new long[2 * TLB];
+    /** 1 when accesses are checked as user accesses (CPL 3 and not an implicit supervisor access), else 0. */
+    private long privilege;
+    /** Set around implicit supervisor accesses; see {@link #setSupervisor}. */
+    private boolean supervisor;
 
     Mmu(Cpu cpu, GuestMemory memory) {
         this.cpu = cpu;
@@ -47,101 +55,123 @@ final class Mmu {
     }
 
     void flushTlb() {
-        java.util.Arrays.fill(tagR, -1);
-        java.util.Arrays.fill(tagW, -1);
-        java.util.Arrays.fill(tagX, -1);
+        for (long[] t : new long[][] {tlbR, tlbW, tlbX}) {
+            for (int i = 0; i < t.length; i += 2) t[i] = EMPTY;
+        }
     }
 
     /** INVLPG: drops the translations of one page, for both privilege levels. */
     void invalidatePage(long la) {
-        long vpn = la >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        for (long t : new long[] {vpn << 1, vpn << 1 | 1}) {
-            if (tagR[i] == t) tagR[i] = -1;
-            if (tagW[i] == t) tagW[i] = -1;
-            if (tagX[i] == t) tagX[i] = -1;
+        int i = index(la);
+        long page = la & PAGE;
+        for (long[] t : new long[][] {tlbR, tlbW, tlbX}) {
+            if ((t[i] & PAGE) == page) t[i] = EMPTY;
         }
     }
 
     /**
-     * Set around implicit supervisor accesses (descriptor tables, the IDT, the TSS, the stack of an
-     * interrupt into ring 0), which the MMU checks as CPL 0 whatever the current privilege.
+     * A page now holds decoded code: writes to it must take the slow path from now on, so any
+     * write entry that maps to it goes.
      */
-    boolean supervisor;
-
-    private boolean user() {
-        return cpu.cpl == 3 && !supervisor;
+    void codeAppeared(long physPage) {
+        for (int i = 0; i < tlbW.length; i += 2) {
+            if (tlbW[i] != EMPTY && (((tlbW[i] & PAGE) + tlbW[i + 1]) >>> 12) == physPage) tlbW[i] = EMPTY;
+        }
     }
 
-    private long userBit() {
-        return user() ? 1 : 0;
+    /**
+     * Implicit supervisor accesses (descriptor tables, the IDT, the TSS, the stack of an
+     * interrupt into ring 0) are checked as CPL 0 whatever the current privilege; returns the
+     * previous setting, for restoring.
+     */
+    boolean setSupervisor(boolean on) {
+        boolean was = supervisor;
+        supervisor = on;
+        privilegeChanged();
+        return was;
+    }
+
+    /** Recomputes the privilege the TLB checks against; called when the CPL or the supervisor override changes. */
+    void privilegeChanged() {
+        privilege = cpu.cpl() == 3 && !supervisor ? 1 : 0;
+    }
+
+    private boolean user() {
+        return privilege != 0;
+    }
+
+    private static int index(long la) {
+        return ((int) (la >>> 12) & TLB_MASK) << 1;
     }
 
     // =========================== fast paths ===========================
+    // A hit needs the tag of the access's *last* byte page to equal the entry for its first byte:
+    // that fails for an access that crosses into the next page, which the slow path splits.
 
     int read8(long la) {
-        long pa = paging ? cached(tagR, physR, la, 1, READ) : la;
-        if (pa >= 0 && pa < ramSize) return ram.get(ValueLayout.JAVA_BYTE, pa) & 0xFF;
+        int i = index(la);
+        long[] t = tlbR;
+        if (t[i] == ((la & PAGE) | privilege)) return ram.get(ValueLayout.JAVA_BYTE, la + t[i + 1]) & 0xFF;
         return (int) slowRead(la, 1);
     }
 
     int read16(long la) {
-        long pa = paging ? cached(tagR, physR, la, 2, READ) : la;
-        if (pa >= 0 && pa <= ramSize - 2) return ram.get(SHORT, pa) & 0xFFFF;
+        int i = index(la);
+        long[] t = tlbR;
+        if (t[i] == (((la + 1) & PAGE) | privilege)) return ram.get(SHORT, la + t[i + 1]) & 0xFFFF;
         return (int) slowRead(la, 2);
     }
 
     int read32(long la) {
-        long pa = paging ? cached(tagR, physR, la, 4, READ) : la;
-        if (pa >= 0 && pa <= ramSize - 4) return ram.get(INT, pa);
+        int i = index(la);
+        long[] t = tlbR;
+        if (t[i] == (((la + 3) & PAGE) | privilege)) return ram.get(INT, la + t[i + 1]);
         return (int) slowRead(la, 4);
     }
 
     long read64(long la) {
-        long pa = paging ? cached(tagR, physR, la, 8, READ) : la;
-        if (pa >= 0 && pa <= ramSize - 8) return ram.get(LONG, pa);
+        int i = index(la);
+        long[] t = tlbR;
+        if (t[i] == (((la + 7) & PAGE) | privilege)) return ram.get(LONG, la + t[i + 1]);
         return slowRead(la, 8);
     }
 
     void write8(long la, int v) {
-        long pa = paging ? cached(tagW, physW, la, 1, WRITE) : la;
-        if (pa >= 0 && pa < ramSize && codePage[(int) (pa >>> 12)] == 0) ram.set(ValueLayout.JAVA_BYTE, pa, (byte) v);
+        int i = index(la);
+        long[] t = tlbW;
+        if (t[i] == ((la & PAGE) | privilege)) ram.set(ValueLayout.JAVA_BYTE, la + t[i + 1], (byte) v);
         else slowWrite(la, 1, v);
     }
 
     void write16(long la, int v) {
-        long pa = paging ? cached(tagW, physW, la, 2, WRITE) : la;
-        if (pa >= 0 && pa <= ramSize - 2 && (codePage[(int) (pa >>> 12)] | codePage[(int) ((pa + 1) >>> 12)]) == 0) ram.set(SHORT, pa, (short) v);
+        int i = index(la);
+        long[] t = tlbW;
+        if (t[i] == (((la + 1) & PAGE) | privilege)) ram.set(SHORT, la + t[i + 1], (short) v);
         else slowWrite(la, 2, v);
     }
 
     void write32(long la, int v) {
-        long pa = paging ? cached(tagW, physW, la, 4, WRITE) : la;
-        if (pa >= 0 && pa <= ramSize - 4 && (codePage[(int) (pa >>> 12)] | codePage[(int) ((pa + 3) >>> 12)]) == 0) ram.set(INT, pa, v);
+        int i = index(la);
+        long[] t = tlbW;
+        if (t[i] == (((la + 3) & PAGE) | privilege)) ram.set(INT, la + t[i + 1], v);
         else slowWrite(la, 4, v);
     }
 
     void write64(long la, long v) {
-        long pa = paging ? cached(tagW, physW, la, 8, WRITE) : la;
-        if (pa >= 0 && pa <= ramSize - 8 && (codePage[(int) (pa >>> 12)] | codePage[(int) ((pa + 7) >>> 12)]) == 0) ram.set(LONG, pa, v);
+        int i = index(la);
+        long[] t = tlbW;
+        if (t[i] == (((la + 7) & PAGE) | privilege)) ram.set(LONG, la + t[i + 1], v);
         else slowWrite(la, 8, v);
     }
 
     int fetch8(long la) {
-        long pa = paging ? cached(tagX, physX, la, 1, FETCH) : la;
-        if (pa < 0) pa = translate(la, FETCH); // a TLB miss: walk (and fill)
+        int i = index(la);
+        long[] t = tlbX;
+        if (t[i] == ((la & PAGE) | privilege)) return ram.get(ValueLayout.JAVA_BYTE, la + t[i + 1]) & 0xFF;
+        long pa = translate(la, FETCH); // a TLB miss: walk (and fill)
         if (pa >= 0 && pa < ramSize) return ram.get(ValueLayout.JAVA_BYTE, pa) & 0xFF;
         if (mmio == null) throw cpu.pageFault(la, PF_FETCH);
         return (int) mmioRead(pa, 1);
-    }
-
-    /** A TLB hit for an access that stays inside one page, else -1. */
-    private long cached(long[] tags, long[] phys, long la, int size, int kind) {
-        if ((la & 0xFFF) > 0x1000 - size) return -1;
-        long vpn = la >>> 12;
-        int i = (int) vpn & TLB_MASK;
-        if (tags[i] != (vpn << 1 | userBit())) return -1;
-        return phys[i] | (la & 0xFFF);
     }
 
     // =========================== slow paths ===========================
@@ -221,8 +251,8 @@ final class Mmu {
 
     /** The physical address of an instruction byte (the code cache keys blocks by it). */
     long codeAddress(long la) {
-        long pa = paging ? cached(tagX, physX, la, 1, FETCH) : la;
-        if (pa < 0) pa = translate(la, FETCH);
+        int i = index(la);
+        long pa = tlbX[i] == ((la & PAGE) | privilege) ? la + tlbX[i + 1] : translate(la, FETCH);
         if (pa < 0 || pa >= ramSize) throw cpu.pageFault(la, PF_FETCH);
         return pa;
     }
@@ -236,7 +266,9 @@ final class Mmu {
      */
     long translate(long la, int kind) {
         if (!paging) {
-            if (mmio == null && (la < 0 || la >= ramSize)) {
+            if (la >= 0 && la < ramSize) {
+                fill(la, la & PAGE, kind);
+            } else if (mmio == null) {
                 throw cpu.pageFault(la, (kind == WRITE ? PF_WRITE : 0) | (kind == FETCH ? PF_FETCH : 0));
             }
             return la;
@@ -269,23 +301,26 @@ final class Mmu {
         if (denied) throw walkFault(la, kind, user, true);
         if (kind == WRITE && (entry & PTE_D) == 0) physWrite64(entryAddr, entry | PTE_D);
         long pa = pageBase | (la & pageMask);
-        long page = pa & ~0xFFFL;
-        if (page >= 0 && page + 4096 <= ramSize) {
-            long vpn = la >>> 12;
-            int i = (int) vpn & TLB_MASK;
-            long tag = vpn << 1 | (user ? 1 : 0);
-            switch (kind) {
-                case READ -> { tagR[i] = tag; physR[i] = page; }
-                case WRITE -> {
-                    tagW[i] = tag;
-                    physW[i] = page;
-                    tagR[i] = tag; // a writable page is readable
-                    physR[i] = page;
-                }
-                default -> { tagX[i] = tag; physX[i] = page; }
-            }
-        }
+        if (pa >= 0 && (pa & PAGE) + 4096 <= ramSize) fill(la, pa & PAGE, kind);
         return pa;
+    }
+
+    /** Caches the translation of la's page to a RAM page (a write to a page of code is not cached). */
+    private void fill(long la, long page, int kind) {
+        int i = index(la);
+        long tag = (la & PAGE) | privilege, addend = page - (la & PAGE);
+        switch (kind) {
+            case READ -> { tlbR[i] = tag; tlbR[i + 1] = addend; }
+            case WRITE -> {
+                tlbR[i] = tag; // a writable page is readable
+                tlbR[i + 1] = addend;
+                if (codePage[(int) (page >>> 12)] == 0) {
+                    tlbW[i] = tag;
+                    tlbW[i + 1] = addend;
+                }
+            }
+            default -> { tlbX[i] = tag; tlbX[i + 1] = addend; }
+        }
     }
 
     private static int errBits(int kind, boolean user) {

@@ -50,7 +50,7 @@ final class Segments {
         sel &= 0xFFFF;
         if ((sel & ~3) == 0) {
             // A null selector: allowed in data registers; in SS only in 64-bit mode below CPL 3.
-            if (seg == Seg.SS && (c.mode != Decoder.MODE64 || c.cpl == 3 || (sel & 3) != c.cpl)) throw c.fault(Vectors.GP, 0);
+            if (seg == Seg.SS && (c.mode != Decoder.MODE64 || c.cpl() == 3 || (sel & 3) != c.cpl())) throw c.fault(Vectors.GP, 0);
             c.segSel[seg] = sel;
             c.segAttr[seg] = 0;
             if (seg != Seg.FS && seg != Seg.GS) c.segBase[seg] = 0;
@@ -60,13 +60,13 @@ final class Segments {
         int a = attr(d);
         int dpl = (a >>> 5) & 3, rpl = sel & 3;
         if (seg == Seg.SS) {
-            if ((a & A_S) == 0 || (a & A_CODE) != 0 || (a & A_RW) == 0 || rpl != c.cpl || dpl != c.cpl) throw c.fault(Vectors.GP, sel & 0xFFFC);
+            if ((a & A_S) == 0 || (a & A_CODE) != 0 || (a & A_RW) == 0 || rpl != c.cpl() || dpl != c.cpl()) throw c.fault(Vectors.GP, sel & 0xFFFC);
             if ((a & A_P) == 0) throw c.fault(Vectors.SS, sel & 0xFFFC);
         } else {
             boolean readableCode = (a & A_CODE) != 0 && (a & A_RW) != 0;
             if ((a & A_S) == 0 || ((a & A_CODE) != 0 && !readableCode)) throw c.fault(Vectors.GP, sel & 0xFFFC);
             boolean conforming = (a & A_CODE) != 0 && (a & A_CONFORMING) != 0;
-            if (!conforming && (rpl > dpl || c.cpl > dpl)) throw c.fault(Vectors.GP, sel & 0xFFFC);
+            if (!conforming && (rpl > dpl || c.cpl() > dpl)) throw c.fault(Vectors.GP, sel & 0xFFFC);
             if ((a & A_P) == 0) throw c.fault(Vectors.NP, sel & 0xFFFC);
         }
         setAccessed(c, sel, d);
@@ -93,7 +93,7 @@ final class Segments {
         c.segAttr[Seg.CS] = a;
         c.segLimit[Seg.CS] = limit(d);
         c.segBase[Seg.CS] = base(d);
-        c.cpl = cpl;
+        c.setCpl(cpl);
         c.updateMode();
     }
 

@@ -11,7 +11,7 @@ final class SystemOps {
     private SystemOps() {}
 
     private static void needCpl0(Cpu c) {
-        if (c.cpl != 0) throw c.fault(Vectors.GP, 0);
+        if (c.cpl() != 0) throw c.fault(Vectors.GP, 0);
     }
 
     static void exec(Cpu c, Insn i) {
@@ -32,9 +32,9 @@ final class SystemOps {
             case Op.SYS_GRP6 -> grp6(c, i);
             case Op.CLTS -> { needCpl0(c); c.cr0 &= ~Cpu.CR0_TS; }
             case Op.WBINVD -> needCpl0(c);
-            case Op.CLI -> { if (c.cpl > iopl(c)) throw c.fault(Vectors.GP, 0); c.rflags &= ~Flags.IF; }
+            case Op.CLI -> { if (c.cpl() > iopl(c)) throw c.fault(Vectors.GP, 0); c.rflags &= ~Flags.IF; }
             case Op.STI -> {
-                if (c.cpl > iopl(c)) throw c.fault(Vectors.GP, 0);
+                if (c.cpl() > iopl(c)) throw c.fault(Vectors.GP, 0);
                 if ((c.rflags & Flags.IF) == 0) c.interruptShadow = true;
                 c.rflags |= Flags.IF;
             }
@@ -214,7 +214,7 @@ final class SystemOps {
         long a = c.ea(i);
         switch (reg) {
             case 0, 1 -> { // SGDT, SIDT
-                if (c.cpl != 0 && (c.cr4 & 0x800) != 0) throw c.fault(Vectors.GP, 0); // UMIP
+                if (c.cpl() != 0 && (c.cr4 & 0x800) != 0) throw c.fault(Vectors.GP, 0); // UMIP
                 c.mmu.write16(a, reg == 0 ? c.gdtLimit : c.idtLimit);
                 long base = reg == 0 ? c.gdtBase : c.idtBase;
                 if (c.mode == Decoder.MODE64) c.mmu.write64(a + 2, base);
@@ -266,7 +266,7 @@ final class SystemOps {
         c.segSel[Seg.SS] = cs + 8;
         c.segBase[Seg.SS] = 0;
         c.segAttr[Seg.SS] = 0xC093;
-        c.cpl = 0;
+        c.setCpl(0);
         c.updateMode();
         c.rip = c.msrs.get(Msrs.LSTAR);
     }
@@ -284,7 +284,7 @@ final class SystemOps {
         c.segAttr[Seg.CS] = to64 ? 0xA0FB : 0xC0FB;
         c.segSel[Seg.SS] = (base + 8) | 3;
         c.segAttr[Seg.SS] = 0xC0F3;
-        c.cpl = 3;
+        c.setCpl(3);
         c.setRflags((c.r[Reg.R11] & 0x3C7FD7L) | Flags.FIXED);
         c.updateMode();
         c.rip = to64 ? target : target & 0xFFFFFFFFL;
@@ -296,9 +296,9 @@ final class SystemOps {
         int w = c.mode == Decoder.MODE64 ? (i.rexW() ? 8 : 4) : i.sz;
         long ip = c.peek(w, 0), cs = c.peek(w, w) & 0xFFFF;
         int newCpl = (c.cr0 & Cpu.CR0_PE) == 0 ? 0 : (int) cs & 3;
-        if (newCpl < c.cpl) throw c.fault(Vectors.GP, (int) cs & 0xFFFC);
-        if (newCpl > c.cpl) throw c.fault(Vectors.GP, (int) cs & 0xFFFC); // returns to outer levels: not used by our guests
-        Segments.loadCode(c, (int) cs, c.cpl);
+        if (newCpl < c.cpl()) throw c.fault(Vectors.GP, (int) cs & 0xFFFC);
+        if (newCpl > c.cpl()) throw c.fault(Vectors.GP, (int) cs & 0xFFFC); // returns to outer levels: not used by our guests
+        Segments.loadCode(c, (int) cs, c.cpl());
         c.setReg(Reg.SP, c.stackSize(), c.r[Reg.SP] + 2L * w + (i.imm & 0xFFFF));
         c.rip = c.mode == Decoder.MODE64 ? ip : ip & Cpu.mask(Math.min(w, 4));
     }
@@ -319,11 +319,11 @@ final class SystemOps {
             int oldCs = c.segSel[Seg.CS];
             long ret = c.rip;
             c.mmu.probeWrite(c.r[Reg.SP] - 2L * w, 2 * w);
-            Segments.loadCode(c, sel, c.cpl);
+            Segments.loadCode(c, sel, c.cpl());
             c.push(oldCs, w);
             c.push(ret, w);
         } else {
-            Segments.loadCode(c, sel, c.cpl);
+            Segments.loadCode(c, sel, c.cpl());
         }
         c.rip = ip & Cpu.mask(w);
     }
@@ -331,7 +331,7 @@ final class SystemOps {
     // ---- port I/O ----
 
     private static boolean portAllowed(Cpu c, int port, int size) {
-        if ((c.cr0 & Cpu.CR0_PE) == 0 || c.cpl <= iopl(c)) return true;
+        if ((c.cr0 & Cpu.CR0_PE) == 0 || c.cpl() <= iopl(c)) return true;
         // The TSS I/O permission bitmap.
         if (c.trLimit < 0x67) return false;
         int mapBase = c.sysRead16(c.trBase + 0x66);

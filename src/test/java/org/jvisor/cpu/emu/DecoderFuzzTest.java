@@ -75,7 +75,7 @@ class DecoderFuzzTest {
                 for (int k = 0; k < 16; k++) cpu.r[k] = r.nextInt(3) == 0 ? r.nextLong() : 0x8000 + r.nextInt(0x70000);
                 cpu.r[Reg.SP] = 0x80000;
                 cpu.rip = 0x1000;
-                cpu.cpl = r.nextBoolean() ? 0 : 3;
+                cpu.setCpl(r.nextBoolean() ? 0 : 3);
                 // Half the runs deliver exceptions through whatever IDT the random state holds, with
                 // the system state random code left behind (modes, paging, descriptor tables).
                 cpu.deliverToGuest = (n & 1) == 0;

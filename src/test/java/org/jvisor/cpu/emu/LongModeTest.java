@@ -132,7 +132,7 @@ class LongModeTest {
         assertEquals(RSP0 - 40, cpu.r[Reg.R15], "INT 0x80 from ring 3 switched to TSS.RSP0 and pushed 5 words");
         assertEquals(0x100000L, cpu.r[Reg.AX], "CR2 of the user's kernel read");
         assertEquals(Mmu.PF_P | Mmu.PF_USER, cpu.r[Reg.BX], "error code: present, read, user");
-        assertEquals(0, cpu.cpl);
+        assertEquals(0, cpu.cpl());
     }
 
     @Test

@@ -16,9 +16,22 @@ import org.junit.jupiter.api.Test;
  */
 public class DifferentialTest {
     static final long MIN_INSNS = Long.getLong("jvisor.diff.insns", 2_000_000);
+    /** Translated runs cost a class per block, so they compare fewer instructions per CI run. */
+    static final long MIN_TRANSLATED_INSNS = Long.getLong("jvisor.diff.translatedInsns", 400_000);
 
     @Test
-    void emulatorMatchesHostCpu() throws Exception {
+    void interpreterMatchesHostCpu() throws Exception {
+        compare(false, MIN_INSNS);
+    }
+
+    /** The same cases with every block translated to bytecode before it first runs. */
+    @Test
+    void translatedCodeMatchesHostCpu() throws Exception {
+        compare(true, MIN_TRANSLATED_INSNS);
+    }
+
+    private void compare(boolean translate, long minInsns) throws Exception {
+        String what = translate ? "differential (translated)" : "differential (interpreted)";
         long seed = seed("jvisor.diff.seed");
         long onlyCase = Long.getLong("jvisor.diff.case", -1);
         CaseGen gen = new CaseGen();
@@ -26,8 +39,9 @@ public class DifferentialTest {
         List<String> failures = new ArrayList<>();
         long compared = 0, cases = 0, faults = 0;
         long t0 = System.nanoTime();
-        try (HostOracle host = new HostOracle(); Emulated emu = new Emulated()) {
-            for (long n = onlyCase >= 0 ? onlyCase : 0; compared < MIN_INSNS || onlyCase >= 0; n++) {
+        String jitStats = "";
+        try (HostOracle host = new HostOracle(); Emulated emu = new Emulated(translate)) {
+            for (long n = onlyCase >= 0 ? onlyCase : 0; compared < minInsns || onlyCase >= 0; n++) {
                 SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + n);
                 MachineState init = gen.initial(r);
                 Asm a = new Asm(r);
@@ -49,6 +63,11 @@ public class DifferentialTest {
                 }
                 if (onlyCase >= 0) break;
             }
+            if (translate) {
+                jitStats = emu.jit.stats();
+                assertEquals(0, emu.jit.failedBlocks(), "translations that failed: " + jitStats);
+                assertTrue(emu.jit.translatedBlocks() > cases, "blocks translated: " + jitStats);
+            }
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         int covered = 0;
@@ -57,16 +76,16 @@ public class DifferentialTest {
             if (coverage[k] > 0) covered++;
             else missing.add(gen.forms.get(k).name());
         }
-        System.out.printf("differential: seed=%d cases=%d instructions compared=%d (cases ending in a fault: %d) in %.1f s%n",
-                seed, cases, compared, faults, secs);
-        System.out.printf("differential: opcode-form coverage %d of %d forms%s%n", covered, coverage.length,
+        System.out.printf("%s: seed=%d cases=%d instructions compared=%d (cases ending in a fault: %d) in %.1f s%n",
+                what, seed, cases, compared, faults, secs);
+        System.out.printf("%s: opcode-form coverage %d of %d forms%s%n", what, covered, coverage.length,
                 missing.isEmpty() || onlyCase >= 0 ? "" : " (not drawn this run: " + missing + ")");
-        System.out.printf("differential: mismatches=%d%n", failures.size());
+        System.out.printf("%s: mismatches=%d%s%n", what, failures.size(), translate ? "; " + jitStats : "");
         failures.forEach(System.out::println);
         assertTrue(failures.isEmpty(), failures.size() + " mismatches against the host CPU (seed " + seed + "), first:\n"
                 + (failures.isEmpty() ? "" : failures.getFirst()));
         if (onlyCase < 0) {
-            assertTrue(compared >= MIN_INSNS, "compared only " + compared + " instructions");
+            assertTrue(compared >= minInsns, "compared only " + compared + " instructions");
             assertEquals(coverage.length, covered, "forms never drawn: " + missing);
         }
     }

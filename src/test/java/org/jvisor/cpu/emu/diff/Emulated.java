@@ -4,12 +4,21 @@ import org.jvisor.cpu.VcpuExit;
 import org.jvisor.cpu.Vectors;
 import org.jvisor.cpu.emu.Cpu;
 import org.jvisor.cpu.emu.Fxsave;
+import org.jvisor.cpu.emu.Jit;
 import org.jvisor.memory.GuestMemory;
 
 /** Runs a case on jvisor's CPU at the same addresses the oracle uses, at CPL 3 like the host. */
 final class Emulated implements AutoCloseable {
     private final GuestMemory mem = GuestMemory.allocate(4 << 20);
     private final Cpu cpu = new Cpu(mem);
+
+    final Jit jit;
+
+    /** With {@code translate}, every block is translated to bytecode before it first runs. */
+    Emulated(boolean translate) {
+        jit = translate ? new Jit(0, true) : null;
+        cpu.setJit(jit);
+    }
     private static final byte[] UD2 = {0x0F, 0x0B};
     long executed;
 
@@ -20,7 +29,7 @@ final class Emulated implements AutoCloseable {
         mem.write(MachineState.DATA, init.data);
         System.arraycopy(init.regs, 0, cpu.r, 0, 16);
         cpu.setRflags(init.rflags);
-        cpu.cpl = 3;
+        cpu.setCpl(3);
         Fxsave.restoreFrom(cpu, init.fx);
         cpu.rip = MachineState.CODE;
         long before = cpu.icount;
