@@ -54,7 +54,8 @@ public final class GuestProfile {
             waitFor(console, GuestKit.READY, 600, vcpu);
             double boot = (System.nanoTime() - t0) / 1e9;
             long bootInsns = cpu.icount;
-            System.out.printf("interpreted %.1f%% of %,d instructions to the ready line%n", 100.0 * cpu.interpretedInsns / bootInsns, bootInsns);
+            System.out.printf("interpreted %.1f%% of %,d instructions to the ready line; %,d region entries (%.1f instructions each)%n",
+                    100.0 * cpu.interpretedInsns / bootInsns, bootInsns, cpu.translatedRuns, (double) (bootInsns - cpu.interpretedInsns) / cpu.translatedRuns);
             if (command != null) {
                 long c0 = System.nanoTime();
                 type(m, command + "; echo @@pro''file-done@@\n");

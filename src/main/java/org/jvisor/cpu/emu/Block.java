@@ -13,6 +13,8 @@ final class Block {
     boolean valid = true;
     /** Interpreted executions so far (counts up to the JIT's threshold). */
     int hits;
+    /** Runs of its translation (counts up to the JIT's hot threshold). */
+    int runs;
     /** The translation, once the JIT has made one; the run loop then runs it instead of {@link #insns}. */
     volatile CompiledBlock compiled;
 

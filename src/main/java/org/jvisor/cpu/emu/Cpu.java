@@ -239,6 +239,8 @@ public final class Cpu {
                         compiled = b.compiled; // set at once when the JIT is synchronous
                     }
                     if (compiled != null) {
+                        translatedRuns++;
+                        if (++b.runs == Jit.HOT_THRESHOLD && jit != null) jit.hotter(b, code);
                         compiled.run(this); // counts its own instructions
                     } else {
                         Insn[] ins = b.insns;
@@ -280,6 +282,8 @@ public final class Cpu {
 
     /** Instructions run by the interpreter (the rest of {@link #icount} ran as translated code). */
     public long interpretedInsns;
+    /** Entries into translated regions (each is one trip through the run loop). */
+    public long translatedRuns;
 
     /** The translator, when enabled: hot blocks run as bytecode. */
     Jit jit;

@@ -8,7 +8,7 @@ package org.jvisor.cpu.emu;
  * region when any page it was built from is written.
  */
 record Region(Block[] blocks) {
-    static final int MAX_BLOCKS = Integer.getInteger("jvisor.jit.maxBlocks", 24), MAX_INSNS = Integer.getInteger("jvisor.jit.maxInsns", 320);
+    static final int MAX_BLOCKS = 24, MAX_INSNS = 320;
 
     /**
      * Gathers the region around {@code head}, breadth first, from blocks the cache already holds

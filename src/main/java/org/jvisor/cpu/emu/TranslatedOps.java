@@ -496,8 +496,8 @@ final class TranslatedOps {
             c.loadConstant(cnt);
         }
         // stack: [count]
-        c.istore(Translator.K);
-        c.aload(C).lload(T1).iload(Translator.K).loadConstant(sz).invokestatic(CD_SHIFT, core, SHIFT).lstore(T2);
+        c.istore(Translator.INT_TEMP);
+        c.aload(C).lload(T1).iload(Translator.INT_TEMP).loadConstant(sz).invokestatic(CD_SHIFT, core, SHIFT).lstore(T2);
         setRm(sz, T2, false);
         if (src == 2) {
             c.goto_(done);

@@ -32,12 +32,12 @@ import java.util.List;
  * <p>How the generated method is laid out:
  * <pre>
  *   prologue    m = c.mmu; r = c.r; each guest register the region names -> a JVM local
- *   block j:    insn 0..n, each guarded by a handler for CpuFault;
+ *   block j:    insn 0..n, each first noting (j, k) in a local for the fault handler;
  *               a branch to a member block jumps there (back-edges count iterations, at most
  *               LOOP_CAP per call), any other target leaves: registers back to c.r, c.rip,
  *               c.icount += instructions run, return
- *   handler:    push (j, k); goto common
- *   common:     registers back to c.r; count; c.translatedFault(block j, k); rethrow
+ *   handler:    (one, for CpuFault anywhere) registers back to c.r; count;
+ *               c.translatedFault(block j, k); rethrow
  * </pre>
  * Instructions without a translation here run through {@link Exec#exec} in place, with the
  * cached registers written back before and reloaded after. Semantics stay in one place: the
@@ -55,7 +55,11 @@ final class Translator {
     static final ClassDesc CD_CPU = desc(Cpu.class), CD_MMU = desc(Mmu.class), CD_BLOCK = desc(Block.class),
             CD_INSN = desc(Insn.class), CD_FAULT = desc(CpuFault.class), CD_EXEC = desc(Exec.class),
             CD_SHIFT = desc(Shift.class), CD_MULDIV = desc(MulDiv.class);
-    private static final ClassDesc CD_SELF = ClassDesc.of(Translator.class.getPackageName() + ".Translated");
+    /**
+     * Class names by tier: the JIT's compiler directive keeps C2 away from warm regions (C1 code
+     * at once, cheap to make), while hot regions are left to the JVM's full tiering.
+     */
+    static final String WARM = "WarmRegion", HOT = "HotRegion";
     private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
     private static final ClassFile CLASS_FILE = ClassFile.of(
             ClassFile.ClassHierarchyResolverOption.of(ClassHierarchyResolver.ofClassLoading(LOOKUP)));
@@ -64,7 +68,7 @@ final class Translator {
             DynamicConstantDesc.ofNamed(BSM_CLASS_DATA, DEFAULT_NAME, CD_BLOCK.arrayType());
 
     // Local variable slots of the generated method.
-    static final int C = 1, M = 2, R = 3, REG = 4, ITER = 36, K = 37, EXC = 38;
+    static final int C = 1, M = 2, R = 3, REG = 4, ITER = 36, K = 37, EXC = 38, INT_TEMP = 39;
     /** Long temporaries: the memory operand's address, then scratch values. */
     static final int ADDR = 40, T1 = 42, T2 = 44, T3 = 46, T4 = 48; // then FlagCode's locals from 50
     /** Instructions of the blocks completed in this call (a long). */
@@ -80,13 +84,10 @@ final class Translator {
     FlagCode flags;
     private Label[] entries;
     private int current;
-    private final List<Guard> guards = new ArrayList<>();
 
-    /** The bytecode of instruction {@code insn} of block {@code block}, and the handler that reports a fault in it. */
-    private record Guard(Label start, Label end, Label handler, int block, int insn) {}
-
-    private Translator(Block[] blocks, int headCount) {
+    private Translator(Block[] blocks, int headCount, boolean hot) {
         this.blocks = blocks;
+        this.registersInLocals = hot;
         this.counts = new int[blocks.length];
         for (int j = 0; j < blocks.length; j++) {
             counts[j] = j == 0 ? headCount : blocks[j].insns.length;
@@ -102,13 +103,13 @@ final class Translator {
      * as bytecode. A region too large for one method loses its last blocks; a single block too
      * large is translated in part, the rest running interpreted from where the translation stops.
      */
-    static CompiledBlock translate(Region region) throws ReflectiveOperationException {
+    static CompiledBlock translate(Region region, boolean hot) throws ReflectiveOperationException {
         Block[] blocks = region.blocks();
         if (blocks[0].mode != Decoder.MODE64) return null;
         int members = blocks.length, headCount = blocks[0].insns.length;
         while (headCount > 0) {
             Block[] use = java.util.Arrays.copyOf(blocks, members);
-            byte[] bytes = new Translator(use, headCount).classBytes();
+            byte[] bytes = new Translator(use, headCount, hot).classBytes();
             if (codeLength(bytes) <= MAX_CODE) return instantiate(bytes, use);
             if (members > 1) members = Math.max(1, members / 2);
             else headCount /= 2;
@@ -116,7 +117,18 @@ final class Translator {
         return null;
     }
 
+    /** -Djvisor.jit.dump=DIR writes every generated class there (for javap). */
+    private static final String DUMP = System.getProperty("jvisor.jit.dump");
+    private static final java.util.concurrent.atomic.AtomicInteger DUMPED = new java.util.concurrent.atomic.AtomicInteger();
+
     private static CompiledBlock instantiate(byte[] bytes, Block[] blocks) throws ReflectiveOperationException {
+        if (DUMP != null) {
+            try {
+                java.nio.file.Files.write(java.nio.file.Path.of(DUMP, String.format("T%05d-%x.class", DUMPED.incrementAndGet(), blocks[0].rip)), bytes);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
         MethodHandles.Lookup l = LOOKUP.defineHiddenClassWithClassData(bytes, blocks, false);
         try {
             return (CompiledBlock) l.findConstructor(l.lookupClass(), MethodType.methodType(void.class)).invoke();
@@ -135,7 +147,7 @@ final class Translator {
     }
 
     private byte[] classBytes() {
-        return CLASS_FILE.build(CD_SELF, cls -> {
+        return CLASS_FILE.build(ClassDesc.of(Translator.class.getPackageName() + "." + (registersInLocals ? HOT : WARM)), cls -> {
             cls.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SUPER);
             cls.withSuperclass(desc(CompiledBlock.class));
             cls.withMethodBody(INIT_NAME, MTD_void, 0, c -> c.aload(0).invokespecial(desc(CompiledBlock.class), INIT_NAME, MTD_void).return_());
@@ -150,9 +162,12 @@ final class Translator {
         c.aload(C).getfield(CD_CPU, "r", CD_long.arrayType()).astore(R);
         loadRegisters();
         c.iconst_0().istore(ITER);
+        c.iconst_0().istore(K);
         c.lconst_0().lstore(DONE);
         entries = new Label[blocks.length];
         for (int j = 0; j < blocks.length; j++) entries[j] = c.newLabel();
+        Label bodyStart = c.newLabel(), bodyEnd = c.newLabel(), handler = c.newLabel();
+        c.labelBinding(bodyStart);
         for (int j = 0; j < blocks.length; j++) {
             current = j;
             c.labelBinding(entries[j]);
@@ -160,24 +175,18 @@ final class Translator {
             boolean ended = false;
             for (int k = 0; k < counts[j]; k++) {
                 Insn i = blocks[j].insns[k];
-                Label start = c.newLabel(), end = c.newLabel(), handler = c.newLabel();
-                c.labelBinding(start);
                 boolean last = k == counts[j] - 1;
+                // Which instruction is running, for the handler: a local store the JIT keeps only in its debug info.
+                if (i.op != Op.NOP && i.op != Op.PAUSE) c.loadConstant(j << 8 | k).istore(K);
                 if (TranslatedOps.native_(i)) ended = new TranslatedOps(this, i, ripAfter(j, k), last).emit();
                 else ended = fallback(i, j, k, last);
-                c.labelBinding(end);
-                if (i.op != Op.NOP && i.op != Op.PAUSE) guards.add(new Guard(start, end, handler, j, k)); // no code, nothing to guard
             }
             if (!ended) branch(ripAfter(j, counts[j] - 1));
         }
-        Label common = c.newLabel();
-        for (Guard g : guards) {
-            c.exceptionCatch(g.start, g.end, g.handler, CD_FAULT);
-            c.labelBinding(g.handler);
-            c.loadConstant(g.block << 8 | g.insn).goto_(common);
-        }
-        c.labelBinding(common);
-        c.istore(K).astore(EXC);
+        c.labelBinding(bodyEnd);
+        c.exceptionCatch(bodyStart, bodyEnd, handler, CD_FAULT);
+        c.labelBinding(handler);
+        c.astore(EXC);
         storeRegisters();
         c.aload(C).dup().getfield(CD_CPU, "icount", CD_long).lload(DONE).ladd().putfield(CD_CPU, "icount", CD_long);
         c.aload(C).loadConstant(THE_BLOCKS).iload(K).loadConstant(8).ishr().aaload().iload(K).loadConstant(0xFF).iand()
@@ -195,34 +204,35 @@ final class Translator {
     // ---- guest registers in JVM locals ----
 
     /**
-     * Guest registers live in JVM locals (loaded at entry, stored at exits, faults and fallbacks)
-     * or, with -Djvisor.jit.registers=array, are read and written in c.r directly.
+     * In hot regions guest registers live in JVM locals (loaded at entry, stored at exits, faults
+     * and fallbacks), which C2 keeps in host registers; warm regions read and write c.r directly,
+     * which is nearly as fast under C1 and much cheaper to compile.
      */
-    static final boolean REGISTERS_IN_LOCALS = !"array".equals(System.getProperty("jvisor.jit.registers"));
+    private final boolean registersInLocals;
 
     private static int slot(int reg) {
         return REG + 2 * reg;
     }
 
     private void loadRegisters() {
-        if (!REGISTERS_IN_LOCALS) return;
+        if (!registersInLocals) return;
         for (int n = 0; n < 16; n++) if (cached[n]) code.aload(R).loadConstant(n).laload().lstore(slot(n));
     }
 
     void storeRegisters() {
-        if (!REGISTERS_IN_LOCALS) return;
+        if (!registersInLocals) return;
         for (int n = 0; n < 16; n++) if (cached[n]) code.aload(R).loadConstant(n).lload(slot(n)).lastore();
     }
 
     /** Pushes the whole of guest register n. */
     void getR(int n) {
-        if (REGISTERS_IN_LOCALS) code.lload(slot(n));
+        if (registersInLocals) code.lload(slot(n));
         else code.aload(R).loadConstant(n).laload();
     }
 
     /** Pops a long into the whole of guest register n. */
     void putR(int n) {
-        if (REGISTERS_IN_LOCALS) {
+        if (registersInLocals) {
             code.lstore(slot(n));
         } else {
             code.lstore(REG_TEMP);

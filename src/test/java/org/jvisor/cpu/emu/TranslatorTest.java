@@ -16,8 +16,9 @@ import org.junit.jupiter.api.Test;
  * regions whose loops span several blocks, the iteration cap, faults in the middle of a block
  * with registers already changed, interpreter fallbacks inside a region, self-modifying code in a
  * loop, flags carried across blocks. Each program runs interpreted, then translated with regions
- * formed on first sight and after a few iterations; every register, the flags, RIP, the
- * instruction count, the exit and the data page must come out the same.
+ * formed on first sight and after a few iterations, as warm (registers in c.r) and as hot
+ * (registers in JVM locals) classes; every register, the flags, RIP, the instruction count, the
+ * exit and the data page must come out the same.
  */
 class TranslatorTest {
     static final long CODE = 0x1000, DATA = 0x4000;
@@ -58,11 +59,13 @@ class TranslatorTest {
     static Outcome same(String hex) {
         Outcome want = run(hex, null);
         List<String> diffs = new ArrayList<>();
-        for (int threshold : new int[] {0, 3}) {
-            Outcome got = run(hex, new Jit(threshold, true));
+        for (int policy = 0; policy < 4; policy++) {
+            int threshold = (policy & 1) == 0 ? 0 : 3;
+            boolean hot = policy >= 2;
+            Outcome got = run(hex, new Jit(threshold, true, hot));
             if (threshold == 0) assertTrue(got.translated > 0, "nothing was translated");
             if (!got.describe().equals(want.describe()) || !java.util.Arrays.equals(got.data, want.data)) {
-                diffs.add("threshold " + threshold + ":\n  interpreted " + want.describe() + "\n  translated  " + got.describe()
+                diffs.add("threshold " + threshold + (hot ? " hot" : " warm") + ":\n  interpreted " + want.describe() + "\n  translated  " + got.describe()
                         + (java.util.Arrays.equals(got.data, want.data) ? "" : "\n  data differs"));
             }
         }

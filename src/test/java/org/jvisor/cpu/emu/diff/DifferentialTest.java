@@ -17,21 +17,27 @@ import org.junit.jupiter.api.Test;
 public class DifferentialTest {
     static final long MIN_INSNS = Long.getLong("jvisor.diff.insns", 2_000_000);
     /** Translated runs cost a class per block, so they compare fewer instructions per CI run. */
-    static final long MIN_TRANSLATED_INSNS = Long.getLong("jvisor.diff.translatedInsns", 400_000);
+    static final long MIN_TRANSLATED_INSNS = Long.getLong("jvisor.diff.translatedInsns", 300_000);
 
     @Test
     void interpreterMatchesHostCpu() throws Exception {
-        compare(false, MIN_INSNS);
+        compare(false, false, MIN_INSNS);
     }
 
-    /** The same cases with every block translated to bytecode before it first runs. */
+    /** The same cases with every block translated to bytecode (a warm class) before it first runs. */
     @Test
-    void translatedCodeMatchesHostCpu() throws Exception {
-        compare(true, MIN_TRANSLATED_INSNS);
+    void warmTranslationsMatchHostCpu() throws Exception {
+        compare(true, false, MIN_TRANSLATED_INSNS);
     }
 
-    private void compare(boolean translate, long minInsns) throws Exception {
-        String what = translate ? "differential (translated)" : "differential (interpreted)";
+    /** And as hot classes, whose guest registers live in JVM locals. */
+    @Test
+    void hotTranslationsMatchHostCpu() throws Exception {
+        compare(true, true, MIN_TRANSLATED_INSNS);
+    }
+
+    private void compare(boolean translate, boolean hot, long minInsns) throws Exception {
+        String what = !translate ? "differential (interpreted)" : hot ? "differential (hot translations)" : "differential (warm translations)";
         long seed = seed("jvisor.diff.seed");
         long onlyCase = Long.getLong("jvisor.diff.case", -1);
         CaseGen gen = new CaseGen();
@@ -40,7 +46,7 @@ public class DifferentialTest {
         long compared = 0, cases = 0, faults = 0;
         long t0 = System.nanoTime();
         String jitStats = "";
-        try (HostOracle host = new HostOracle(); Emulated emu = new Emulated(translate)) {
+        try (HostOracle host = new HostOracle(); Emulated emu = new Emulated(translate, hot)) {
             for (long n = onlyCase >= 0 ? onlyCase : 0; compared < minInsns || onlyCase >= 0; n++) {
                 SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + n);
                 MachineState init = gen.initial(r);

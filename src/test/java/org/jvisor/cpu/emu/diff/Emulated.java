@@ -14,9 +14,12 @@ final class Emulated implements AutoCloseable {
 
     final Jit jit;
 
-    /** With {@code translate}, every block is translated to bytecode before it first runs. */
-    Emulated(boolean translate) {
-        jit = translate ? new Jit(0, true) : null;
+    /**
+     * With {@code translate}, every block is translated to bytecode before it first runs: as a
+     * warm class (registers in c.r) or, with {@code hot}, a hot one (registers in JVM locals).
+     */
+    Emulated(boolean translate, boolean hot) {
+        jit = translate ? new Jit(0, true, hot) : null;
         cpu.setJit(jit);
     }
     private static final byte[] UD2 = {0x0F, 0x0B};
