@@ -16,7 +16,9 @@ import java.nio.charset.StandardCharsets;
  */
 public final class Tap implements AutoCloseable {
     static final int O_RDWR = 2, O_CLOEXEC = 0x80000;
-    static final long TUNSETIFF = 0x400454caL, TUNSETVNETHDRSZ = 0x400454d8L;
+    static final long TUNSETIFF = 0x400454caL, TUNSETVNETHDRSZ = 0x400454d8L, TUNSETOFFLOAD = 0x400454d0L;
+    /** TUNSETOFFLOAD flags: what the kernel may hand us unfinished (partial checksums, TSO frames). */
+    public static final int TUN_F_CSUM = 1, TUN_F_TSO4 = 2, TUN_F_TSO6 = 4, TUN_F_TSO_ECN = 8;
     static final short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
     static final short POLLIN = 1;
     public static final int VNET_HDR = 12;
@@ -114,6 +116,24 @@ public final class Tap implements AutoCloseable {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("tap read failed", t);
+        }
+    }
+
+    /**
+     * Which offloads the reader side takes: with TUN_F_CSUM the kernel may deliver frames whose
+     * checksum is still to be completed, with the TSO flags frames larger than the MTU, each
+     * described by the virtio-net header. Only what the guest's driver accepted may be set.
+     */
+    public void setOffload(int flags) throws NativeException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Linker.Option.captureStateLayout());
+            if ((int) IOCTL.invokeExact(st, fd, TUNSETOFFLOAD, MemorySegment.ofAddress(flags)) < 0) {
+                throw new NativeException("TUNSETOFFLOAD " + name, errno(st));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("tap ioctl failed", t);
         }
     }
 

@@ -21,7 +21,7 @@ import org.jvisor.kit.GuestKit;
  * boot). A sample where no instruction ran since the last one counts as idle (HLT or a wait).
  *
  * <p>usage: GuestProfile [TOP] [COMMAND...] -- samples from power-on to the ready line, then (if a
- * command is given) while the guest runs it.
+ * command is given) while the guest runs it. -Djvisor.profile.tap=NAME adds a NIC on that TAP.
  */
 public final class GuestProfile {
     public static void main(String[] args) throws Exception {
@@ -33,6 +33,8 @@ public final class GuestProfile {
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         try (Machine m = new Machine(512L << 20, console)) {
             m.addVirtio(new Block(Images.open(scratch, "raw", false), false, "profile"));
+            String tap = System.getProperty("jvisor.profile.tap"); // an existing TAP: eth0 in the guest
+            if (tap != null) m.addVirtio(new org.jvisor.devices.virtio.Net(org.jvisor.sys.Tap.open(tap), new byte[] {2, 0x4a, 0x56, 0, 0, 1}));
             m.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()), "console=ttyS0 panic=-1");
             var cpu = m.cpu();
             List<Long> samples = new ArrayList<>(1 << 20);
@@ -54,9 +56,12 @@ public final class GuestProfile {
             waitFor(console, GuestKit.READY, 600, vcpu);
             double boot = (System.nanoTime() - t0) / 1e9;
             long bootInsns = cpu.icount;
-            System.out.printf("interpreted %.1f%% of %,d instructions to the ready line; %,d region entries (%.1f instructions each)%n",
-                    100.0 * cpu.interpretedInsns / bootInsns, bootInsns, cpu.translatedRuns, (double) (bootInsns - cpu.interpretedInsns) / cpu.translatedRuns);
+            System.out.printf("interpreted %.1f%% of %,d instructions to the ready line; %,d region entries (%.1f instructions each); %,d blocks decoded%n",
+                    100.0 * cpu.interpretedInsns / bootInsns, bootInsns, cpu.translatedRuns, (double) (bootInsns - cpu.interpretedInsns) / cpu.translatedRuns,
+                    cpu.blocksDecoded());
             if (command != null) {
+                samples.clear();
+                idle[0] = 0;
                 long c0 = System.nanoTime();
                 type(m, command + "; echo @@pro''file-done@@\n");
                 waitFor(console, "@@profile-done@@", 3600, vcpu);

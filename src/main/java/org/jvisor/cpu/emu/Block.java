@@ -13,6 +13,15 @@ final class Block {
     boolean valid = true;
     /** Interpreted executions so far (counts up to the JIT's threshold). */
     int hits;
+    /** The next block decoded at the same linear address from other physical code (the code cache's chain). */
+    Block sameRip;
+    /**
+     * The blocks that last followed this one, each with the MMU epoch it was seen in: the run loop
+     * goes straight to one of them when RIP matches and the epoch is unchanged, skipping the
+     * code cache's lookup and TLB check.
+     */
+    Block next0, next1;
+    int epoch0, epoch1;
     /** Runs of its translation (counts up to the JIT's hot threshold). */
     int runs;
     /** The translation, once the JIT has made one; the run loop then runs it instead of {@link #insns}. */

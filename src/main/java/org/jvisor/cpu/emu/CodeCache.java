@@ -5,9 +5,12 @@ import java.util.HashMap;
 import java.util.List;
 
 /**
- * Decoded blocks by address, decoded once and reused. A direct-mapped table answers the common
- * lookup; blocks are also listed by the physical pages they came from so a write to such a
- * page drops them (self-modifying code, module loading, text patching).
+ * Decoded blocks by address, decoded once and kept (with their translations) until the code
+ * under them changes. A direct-mapped table answers the common lookup; behind it a map holds
+ * every valid block by linear address (with alternatives for the same address mapping other
+ * physical code, as in another process), so a table collision costs a map lookup, never a
+ * second decode. Blocks are also listed by the physical pages they came from, so a write to
+ * such a page drops them (self-modifying code, module loading, text patching, page reuse).
  */
 final class CodeCache {
     private static final int SIZE = 1 << 15;
@@ -15,8 +18,14 @@ final class CodeCache {
 
     private final Cpu cpu;
     private final Block[] table = new Block[SIZE];
+    /** Every valid block by linear address; blocks for the same address chain through {@link Block#sameRip}. */
+    private final HashMap<Long, Block> byRip = new HashMap<>();
+    /** Alternatives kept per linear address (processes mapping different code there). */
+    private static final int MAX_ALTERNATIVES = 8;
     private final HashMap<Long, List<Block>> byPage = new HashMap<>();
     private final Insn[] scratch = new Insn[MAX_BLOCK_INSNS];
+    /** Blocks decoded so far (statistics). */
+    long builds;
     private final Decoder.Fetch fetch;
 
     CodeCache(Cpu cpu) {
@@ -31,15 +40,56 @@ final class CodeCache {
         if (b != null && b.rip == rip && b.valid && b.mode == cpu.mode && (!cpu.mmu.paging || b.pa == cpu.mmu.codeAddress(rip))) {
             return b;
         }
-        b = build(rip);
+        long pa = cpu.mmu.codeAddress(rip);
+        b = find(rip, pa, cpu.mode);
+        if (b == null) b = build(rip);
         table[h] = b;
         return b;
     }
 
-    /** The cached block for {@code rip}, if the direct-mapped table holds a valid one (no decoding). */
-    Block peek(long rip) {
-        Block b = table[(int) (rip ^ (rip >>> 15)) & (SIZE - 1)];
-        return b != null && b.rip == rip && b.valid ? b : null;
+    private Block find(long rip, long pa, int mode) {
+        for (Block c = byRip.get(rip); c != null; c = c.sameRip) {
+            if (c.valid && c.mode == mode && c.pa == pa) return c;
+        }
+        return null;
+    }
+
+    /** A valid block already decoded at {@code rip} from physical page {@code physPage}, or null (no decoding). */
+    Block peek(long rip, long physPage, int mode) {
+        for (Block c = byRip.get(rip); c != null; c = c.sameRip) {
+            if (c.valid && c.mode == mode && (c.pa >>> 12) == physPage) return c;
+        }
+        return null;
+    }
+
+    /** Files a new block under its address, first among the alternatives; the oldest beyond the limit go. */
+    private void remember(Block b) {
+        Block head = byRip.get(b.rip);
+        b.sameRip = head;
+        byRip.put(b.rip, b);
+        int n = 1;
+        for (Block c = b; c.sameRip != null; c = c.sameRip) {
+            if (++n > MAX_ALTERNATIVES || !c.sameRip.valid) {
+                c.sameRip = c.sameRip.sameRip; // drop the dead or the oldest
+                n--;
+                if (c.sameRip == null) break;
+            }
+        }
+    }
+
+    private void forget(Block b) {
+        Block head = byRip.get(b.rip);
+        if (head == b) {
+            if (b.sameRip == null) byRip.remove(b.rip);
+            else byRip.put(b.rip, b.sameRip);
+            return;
+        }
+        for (Block c = head; c != null && c.sameRip != null; c = c.sameRip) {
+            if (c.sameRip == b) {
+                c.sameRip = b.sameRip;
+                return;
+            }
+        }
     }
 
     /**
@@ -83,6 +133,8 @@ final class CodeCache {
         long firstPage = pa >>> 12;
         register(firstPage, b);
         if ((lastPa >>> 12) != firstPage) register(lastPa >>> 12, b);
+        remember(b);
+        builds++;
         return b;
     }
 
@@ -104,7 +156,12 @@ final class CodeCache {
     void invalidate(long pa, int len) {
         for (long p = pa >>> 12; p <= (pa + len - 1) >>> 12; p++) {
             List<Block> bs = byPage.remove(p);
-            if (bs != null) for (Block b : bs) b.valid = false;
+            if (bs != null) {
+                for (Block b : bs) {
+                    if (b.valid) forget(b);
+                    b.valid = false;
+                }
+            }
             cpu.mmu.codePage[(int) p] = 0;
         }
     }
@@ -118,6 +175,7 @@ final class CodeCache {
         java.util.Arrays.fill(table, null);
         for (List<Block> bs : byPage.values()) for (Block b : bs) b.valid = false;
         byPage.clear();
+        byRip.clear();
         java.util.Arrays.fill(cpu.mmu.codePage, (byte) 0);
     }
 }

@@ -167,6 +167,7 @@ public final class Cpu {
         boolean wasPaging = mmu.paging;
         mmu.paging = pg;
         if (wasPaging != pg) mmu.flushTlb();
+        mmu.epoch++; // blocks are per decode mode: successor links made in another mode must not be followed
         if ((cr0 & CR0_PE) == 0) mode = Decoder.MODE16;
         else if ((efer & EFER_LMA) != 0 && (segAttr[Seg.CS] & SEG_L) != 0) mode = Decoder.MODE64;
         else mode = (segAttr[Seg.CS] & SEG_DB) != 0 ? Decoder.MODE32 : Decoder.MODE16;
@@ -221,6 +222,7 @@ public final class Cpu {
     /** Runs until HLT, an undeliverable exception, or {@code budget} instructions have run. */
     public VcpuExit run(long budget) {
         long limit = icount + budget;
+        Block prev = null;
         for (;;) {
             Insn cur = null;
             int k = 0;
@@ -231,7 +233,13 @@ public final class Cpu {
                         else checkInterrupt();
                     }
                     if (dmaPending) drainDma();
-                    Block b = code.lookup(mode == Decoder.MODE64 ? rip : codeLinear(rip));
+                    long la = mode == Decoder.MODE64 ? rip : codeLinear(rip);
+                    Block b = prev == null ? null : follow(prev, la);
+                    if (b == null) {
+                        b = code.lookup(la);
+                        if (prev != null) link(prev, b);
+                    }
+                    prev = b;
                     if (recentBlocks != null) recentBlocks[recentAt++ & (recentBlocks.length - 1)] = rip;
                     CompiledBlock compiled = b.compiled;
                     if (compiled == null && jit != null && b.hits++ == jit.threshold) {
@@ -282,6 +290,11 @@ public final class Cpu {
 
     /** Instructions run by the interpreter (the rest of {@link #icount} ran as translated code). */
     public long interpretedInsns;
+    /** Blocks decoded so far. */
+    public long blocksDecoded() {
+        return code.builds;
+    }
+
     /** Entries into translated regions (each is one trip through the run loop). */
     public long translatedRuns;
 
@@ -305,6 +318,24 @@ public final class Cpu {
         for (int j = 0; j <= k; j++) ip += b.insns[j].len;
         rip = ip;
         translatedFaultLen = b.insns[k].len;
+    }
+
+    /** The block that last followed {@code prev} at {@code la}, if still valid under the current translations. */
+    private Block follow(Block prev, long la) {
+        int e = mmu.epoch;
+        Block n = prev.next0;
+        if (n != null && n.rip == la && prev.epoch0 == e && n.valid) return n;
+        n = prev.next1;
+        if (n != null && n.rip == la && prev.epoch1 == e && n.valid) return n;
+        return null;
+    }
+
+    /** Remembers that {@code b} followed {@code prev} (two successors per block, the older one replaced). */
+    private void link(Block prev, Block b) {
+        prev.next1 = prev.next0;
+        prev.epoch1 = prev.epoch0;
+        prev.next0 = b;
+        prev.epoch0 = mmu.epoch;
     }
 
     private void checkInterrupt() {

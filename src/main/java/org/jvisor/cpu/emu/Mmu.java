@@ -54,7 +54,14 @@ final class Mmu {
         flushTlb();
     }
 
+    /**
+     * Bumped whenever cached translations go (a flush, INVLPG, a mode change): what was learnt
+     * about where a linear address leads is only trusted while it stays the same.
+     */
+    int epoch;
+
     void flushTlb() {
+        epoch++;
         for (long[] t : new long[][] {tlbR, tlbW, tlbX}) {
             for (int i = 0; i < t.length; i += 2) t[i] = EMPTY;
         }
@@ -62,6 +69,7 @@ final class Mmu {
 
     /** INVLPG: drops the translations of one page, for both privilege levels. */
     void invalidatePage(long la) {
+        epoch++;
         int i = index(la);
         long page = la & PAGE;
         for (long[] t : new long[][] {tlbR, tlbW, tlbX}) {

@@ -23,8 +23,8 @@ record Region(Block[] blocks) {
             Block b = members.get(at);
             for (long target : successors(b)) {
                 if ((target >>> 12) != (head.rip >>> 12)) continue;
-                Block s = cache.peek(target);
-                if (s == null || s.mode != head.mode || (s.pa >>> 12) != (head.pa >>> 12) || s.hits < minHits) continue;
+                Block s = cache.peek(target, head.pa >>> 12, head.mode);
+                if (s == null || s.hits < minHits) continue;
                 if (members.contains(s) || insns + s.insns.length > MAX_INSNS || members.size() >= MAX_BLOCKS) continue;
                 members.add(s);
                 insns += s.insns.length;

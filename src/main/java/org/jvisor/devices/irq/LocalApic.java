@@ -35,6 +35,8 @@ public final class LocalApic implements InterruptSource {
     private final int id;
     private final LongSupplier tsc;
     private final ScheduledExecutorService timers;
+    /** When the pending timer-thread wake-up ({@code armed}) is due, in TSC units. */
+    private long armedAt;
     private final int[] irr = new int[8], isr = new int[8], tmr = new int[8];
     private final int[] lvt = new int[6];
     private int tpr, ldr, dfr = -1, svr = 0xFF, esr, esrPending, icrLow, icrHigh;
@@ -306,30 +308,36 @@ public final class LocalApic implements InterruptSource {
         rearm(deadline == 0 ? Long.MAX_VALUE : deadline);
     }
 
+    /**
+     * Sets the expiry. A guest reprograms the TSC deadline at nearly every idle entry and exit, so
+     * the timer thread is only disturbed when the new expiry is earlier than its pending wake-up: a
+     * wake-up that comes early finds a later expiry and sleeps the rest, one that finds none does
+     * nothing.
+     */
     private void rearm(long at) {
-        if (armed != null) {
-            armed.cancel(false);
-            armed = null;
-        }
         expiry = at;
         if (at == Long.MAX_VALUE) return;
-        long delay = at - tsc.getAsLong();
-        if (delay <= 0) {
-            expire(tsc.getAsLong());
+        long now = tsc.getAsLong();
+        if (at - now <= 0) {
+            expire(now);
             return;
         }
-        armed = timers.schedule(this::timerTask, delay, TimeUnit.NANOSECONDS);
+        if (armed != null && armedAt <= at) return;
+        if (armed != null) armed.cancel(false);
+        armedAt = at;
+        armed = timers.schedule(this::timerTask, at - now, TimeUnit.NANOSECONDS);
     }
 
     private void timerTask() {
         synchronized (this) {
+            armed = null;
             long now = tsc.getAsLong();
             if (expiry == Long.MAX_VALUE) return;
             if (now < expiry) { // woken early: sleep the rest
+                armedAt = expiry;
                 armed = timers.schedule(this::timerTask, expiry - now, TimeUnit.NANOSECONDS);
                 return;
             }
-            armed = null;
             expire(now);
         }
     }
