@@ -33,7 +33,9 @@ a=\$(t); nc -l -p 5000 </dev/null >/dev/null; b=\$(t); echo "bench:rx \$a \$b"
 sleep 1; a=\$(t); dd if=/dev/zero bs=64k count=$((MB * 16)) 2>/dev/null | nc 10.0.3.1 5001; b=\$(t); echo "bench:tx \$a \$b"
 GUEST
 # The host side: a sink for the guest's upload (reads MB MiB, then closes), and the download to the guest.
-HOOK="ip netns exec $NS python3 -c '
+# The sink runs in the background: its output goes nowhere (it must not hold the session's pipe)
+# and it gives up after 15 minutes, so a guest that never connects cannot hang the script.
+HOOK="ip netns exec $NS timeout 900 python3 -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"10.0.3.1\", 5001)); s.listen(1)
 c, _ = s.accept(); n = 0
@@ -41,7 +43,7 @@ while n < $((MB << 20)):
     d = c.recv(1 << 20)
     if not d: break
     n += len(d)
-c.close()' & ip netns exec $NS python3 -c '
+c.close()' >/dev/null 2>&1 & ip netns exec $NS python3 -c '
 import socket, sys, time
 for i in range(100):
     try:

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jvisor.block.BlockException;
 import org.jvisor.block.Images;
+import org.jvisor.devices.virtio.Balloon;
 import org.jvisor.devices.virtio.Block;
 import org.jvisor.devices.virtio.Entropy;
 import org.jvisor.devices.virtio.Net;
@@ -44,6 +45,7 @@ final class RunCommand implements Callable<Integer> {
             description = "a virtio-net NIC on a TAP interface (repeatable): an existing one, or one jvisor creates and gives a host address")
     List<String> nets = new ArrayList<>();
     @Option(names = "--rng", description = "a virtio-rng device fed from the host's entropy") boolean rng;
+    @Option(names = "--balloon", description = "a virtio-balloon device (inflated pages go back to the host)") boolean balloon;
     @Option(names = "--no-reboot", description = "exit (code 0) when the guest reboots instead of restarting it") boolean noReboot;
 
     private volatile Machine current;
@@ -123,6 +125,7 @@ final class RunCommand implements Callable<Integer> {
                         return bad("--net: " + e.getMessage());
                     }
                     if (rng) m.addVirtio(new Entropy());
+                    if (balloon) m.addVirtio(new Balloon(m::releaseGuestPages));
                     try {
                         m.boot(kernelBytes, initrdBytes, cl);
                     } catch (KernelImageException e) {

@@ -4,6 +4,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import org.jvisor.sys.NativeException;
+import org.jvisor.sys.Posix;
 
 /**
  * Guest-physical RAM: one native, page-aligned segment starting at guest address 0.
@@ -26,12 +28,34 @@ public final class GuestMemory implements AutoCloseable {
         this.size = ram.byteSize();
     }
 
-    /** Anonymous zeroed RAM of {@code size} bytes (rounded up to whole pages). */
+    /**
+     * Anonymous zeroed RAM of {@code size} bytes (rounded up to whole pages), mapped so that host
+     * memory is only taken as the guest touches it.
+     */
     public static GuestMemory allocate(long size) {
         if (size <= 0) throw new IllegalArgumentException("memory size must be positive: " + size);
         long rounded = (size + PAGE_SIZE - 1) & -PAGE_SIZE;
         Arena arena = Arena.ofShared();
-        return new GuestMemory(arena, arena.allocate(rounded, PAGE_SIZE));
+        try {
+            return new GuestMemory(arena, Posix.mapAnonymous(rounded, arena));
+        } catch (NativeException e) {
+            arena.close();
+            throw new GuestMemoryException(0, rounded, "cannot map guest RAM: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Returns whole pages of RAM to the host (a balloon's inflated pages): they read as zero until
+     * the guest writes them again. Partial pages and ranges outside RAM are ignored.
+     */
+    public void discard(long addr, long len) {
+        long start = (addr + PAGE_SIZE - 1) & -PAGE_SIZE, end = (addr + len) & -PAGE_SIZE;
+        if (addr < 0 || len <= 0 || end <= start || !contains(start, end - start)) return;
+        try {
+            Posix.discard(ram, start, end - start);
+        } catch (NativeException e) {
+            // madvise only fails for bad ranges, which were excluded above: keep the pages
+        }
     }
 
     public long size() {

@@ -9,7 +9,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 
-/** POSIX calls the JDK does not offer. Linux x86-64 layouts. */
+/** POSIX calls the JDK does not offer: stat's block count, anonymous mappings, madvise. Linux x86-64 layouts. */
 public final class Posix {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
@@ -20,8 +20,62 @@ public final class Posix {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS), ERRNO);
     /** struct stat is 144 bytes on x86-64; st_blocks (512-byte units) sits at offset 64. */
     private static final int STAT_SIZE = 144, ST_BLOCKS = 64;
+    private static final MethodHandle MMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("mmap").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), ERRNO);
+    private static final MethodHandle MUNMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("munmap").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MADVISE = LINKER.downcallHandle(LINKER.defaultLookup().find("madvise").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), ERRNO);
+    static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000, MADV_DONTNEED = 4;
 
     private Posix() {}
+
+    /**
+     * Anonymous private memory of {@code size} bytes, zero-filled on first touch (nothing is
+     * committed until the guest uses it, as with any VMM's RAM), unmapped when {@code arena}
+     * closes. The segment belongs to that arena, so an access after close fails cleanly instead
+     * of touching unmapped memory.
+     */
+    public static MemorySegment mapAnonymous(long size, Arena arena) throws NativeException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Linker.Option.captureStateLayout());
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
+            if (p.address() == -1L) throw new NativeException("mmap of " + size + " bytes", (int) ERRNO_HANDLE.get(st, 0L));
+            long address = p.address();
+            // reinterpret is safe here: the mapping is exactly [address, address+size) and lives until the cleanup.
+            return p.reinterpret(size, arena, seg -> unmap(address, size));
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("mmap downcall failed", t);
+        }
+    }
+
+    private static void unmap(long address, long size) {
+        try {
+            int ignored = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), size);
+        } catch (Throwable t) {
+            // the process keeps the mapping; nothing else to do
+        }
+    }
+
+    /**
+     * Gives pages back to the host (madvise DONTNEED): they read as zero afterwards and occupy no
+     * host memory until written again. {@code offset} and {@code length} must be page-aligned.
+     */
+    public static void discard(MemorySegment mapping, long offset, long length) throws NativeException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Linker.Option.captureStateLayout());
+            int rc = (int) MADVISE.invokeExact(st, mapping.asSlice(offset, length), length, MADV_DONTNEED);
+            if (rc != 0) throw new NativeException("madvise", (int) ERRNO_HANDLE.get(st, 0L));
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("madvise downcall failed", t);
+        }
+    }
 
     /** Bytes of disk the file occupies (st_blocks * 512), which a sparse file keeps below its length. */
     public static long allocatedBytes(Path path) throws NativeException {

@@ -94,6 +94,15 @@ public final class Machine implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Guest pages the balloon took: back to the host, and any translated code from them dropped
+     * (they read as zero from now on).
+     */
+    public void releaseGuestPages(long address, long length) {
+        ram.discard(address, length);
+        cpu.dmaWritten(address, length);
+    }
+
     /** A message-signalled interrupt: a write to 0xFEExxxxx names the APIC and the vector. */
     private void deliverMsi(long address, int data) {
         if ((address >>> 20) != 0xFEE) return; // not an interrupt message: dropped, as a stray DMA write

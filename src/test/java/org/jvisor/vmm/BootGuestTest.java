@@ -73,7 +73,7 @@ class BootGuestTest {
         machine.addVirtio(new Entropy());
         hvc = new Console(hvcOut);
         hvcPci = machine.addVirtio(hvc);
-        balloon = new Balloon();
+        balloon = new Balloon(machine::releaseGuestPages);
         balloonPci = machine.addVirtio(balloon);
         machine.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()), CMDLINE);
         long t0 = System.nanoTime();

@@ -8,10 +8,18 @@ import java.util.TreeMap;
 /**
  * virtio-balloon (virtio 1.2, 5.5): the host asks for a number of 4 KiB pages (num_pages), the
  * guest inflates or deflates towards it and reports where it is (actual); with the statistics
- * queue it reports memory statistics. Inflated pages are only counted here; returning them to
- * the host (madvise) comes with the control API.
+ * queue it reports memory statistics. Inflated pages go back to the host at once (they read as
+ * zero if the guest touches them again); deflating needs nothing, as the guest's next write
+ * brings a page back. Page numbers outside RAM are ignored.
  */
 public final class Balloon implements VirtioDevice {
+    /** Gives guest-physical pages back to the host. */
+    @FunctionalInterface
+    public interface PageRelease {
+        void release(long address, long length);
+    }
+
+    static final int PAGE = 4096;
     static final long F_STATS_VQ = 1L << 1;
     static final int INFLATE = 0, DEFLATE = 1, STATS = 2;
     /** Statistics tags (5.5.6.3) by name. */
@@ -25,6 +33,11 @@ public final class Balloon implements VirtioDevice {
     private Chain heldStats;
     private volatile boolean statsWanted;
     private volatile java.util.function.IntConsumer kick = q -> { };
+    private final PageRelease release;
+
+    public Balloon(PageRelease release) {
+        this.release = release;
+    }
 
     @Override
     public void bind(java.util.function.IntConsumer kick) {
@@ -102,8 +115,26 @@ public final class Balloon implements VirtioDevice {
                 if (index == INFLATE) inflated += bytes / 4;
                 else inflated = Math.max(0, inflated - bytes / 4);
             }
+            if (index == INFLATE) releasePages(b);
             queue.push(c, 0);
         }
+    }
+
+    /** An inflate buffer is a list of 32-bit page frame numbers; runs of consecutive frames go back in one call. */
+    private void releasePages(byte[] pfns) {
+        ByteBuffer p = ByteBuffer.wrap(pfns).order(ByteOrder.LITTLE_ENDIAN);
+        long runStart = -1, runLength = 0;
+        for (int at = 0; at + 4 <= pfns.length; at += 4) {
+            long pfn = p.getInt(at) & 0xFFFFFFFFL;
+            if (runStart >= 0 && pfn == runStart + runLength) {
+                runLength++;
+                continue;
+            }
+            if (runStart >= 0) release.release(runStart * PAGE, runLength * PAGE);
+            runStart = pfn;
+            runLength = 1;
+        }
+        if (runStart >= 0) release.release(runStart * PAGE, runLength * PAGE);
     }
 
     /** The statistics buffer goes back only when the host asked, or the guest would refill it in a loop. */
