@@ -10,22 +10,8 @@ cd "$jvisor_root"
 "$jvisor_root/scripts/prereqs.sh"
 jvisor_build_if_stale
 RUNS=${1:-3}
-KIT=$(./jvisor kit 2>/dev/null)
-KERNEL=$(echo "$KIT" | sed -n 's/^kernel: //p')
-INITRD=$(echo "$KIT" | sed -n 's/^initramfs: //p')
-VMLINUX="$(dirname "$INITRD")/vmlinux-$(basename "$KERNEL" | sed 's/^vmlinuz-//')"
-if [ ! -f "$VMLINUX" ]; then
-  python3 - "$KERNEL" "$VMLINUX" <<'PY'
-import lzma, struct, sys
-k = open(sys.argv[1], "rb").read()
-setup = k[0x1f1] or 4
-off, ln = struct.unpack("<II", k[0x248:0x250])
-start = (setup + 1) * 512 + off
-open(sys.argv[2], "wb").write(lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(k[start:start + ln - 4]))
-PY
-fi
-READY="jvisor-guest: ready"
-echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(qemu-system-x86_64 --version | head -1)"
+source bench/lib-guest.sh
+echo "host: $(host_line)"
 echo "jvisor (software CPU, 512 MiB, 1 vCPU):"
 J=$(python3 bench/boot-driver.py "$RUNS" "$READY" -- ./jvisor run --memory 512M --no-reboot | tee /dev/stderr | tail -1)
 echo "QEMU TCG (-cpu qemu64 -M q35, vmlinux via PVH, 512 MiB, 1 vCPU):"

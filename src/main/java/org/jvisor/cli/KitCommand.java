@@ -12,6 +12,7 @@ final class KitCommand implements Callable<Integer> {
         try {
             GuestKit.Kit k = GuestKit.ensure(System.err::println);
             System.out.println("kernel: " + k.kernel());
+            System.out.println("vmlinux: " + k.vmlinux());
             System.out.println("initramfs: " + k.initramfs());
             System.out.println("kernel version: " + k.kernelVersion());
             System.out.println("modules: " + String.join(" ", k.modules()));

@@ -71,8 +71,8 @@ final class RunCommand implements Callable<Integer> {
         try {
             if (kernel == null || initrd == null) {
                 GuestKit.Kit kit = GuestKit.ensure(System.err::println);
-                if (kernel == null) kernel = kit.kernel();
-                if (initrd == null && kernel.equals(kit.kernel())) initrd = kit.initramfs();
+                if (kernel == null) kernel = kit.vmlinux();
+                if (initrd == null && (kernel.equals(kit.vmlinux()) || kernel.equals(kit.kernel()))) initrd = kit.initramfs();
             }
             kernelBytes = readInput(kernel, "kernel");
             initrdBytes = initrd == null ? null : readInput(initrd, "initrd");

@@ -16,8 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
-import java.util.zip.GZIPOutputStream;
+import org.jvisor.loader.BzImage;
 import org.jvisor.loader.ElfFile;
+import org.jvisor.loader.KernelImageException;
 
 /**
  * Fetches Debian's {@code linux-image-amd64} and {@code busybox-static} into a cache on first use
@@ -27,12 +28,17 @@ import org.jvisor.loader.ElfFile;
 public final class GuestKit {
     public static final String READY = "jvisor-guest: ready";
     /** Bump when the initramfs contents change, so caches are rebuilt. */
-    static final int LAYOUT = 1;
+    static final int LAYOUT = 2;
     /** Modules the guest loads, besides their dependencies; virtio and ext4 are modules in Debian's kernel. */
     static final List<String> MODULES = List.of("virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng",
             "virtio_balloon", "crc32c_generic", "ext4");
 
-    public record Kit(Path kernel, Path initramfs, String kernelVersion, List<String> modules) {}
+    /**
+     * The kit: Debian's bzImage ({@code kernel}), the same kernel uncompressed ({@code vmlinux},
+     * what jvisor run and the benchmarks boot, so no boot pays for decompressing it), the
+     * initramfs, and the modules in it in load order.
+     */
+    public record Kit(Path kernel, Path vmlinux, Path initramfs, String kernelVersion, List<String> modules) {}
 
     private GuestKit() {}
 
@@ -55,7 +61,8 @@ public final class GuestKit {
             if (!Files.exists(root.resolve(".complete"))) fetch(dir, root, log);
             String version = kernelVersion(root);
             Path kernel = root.resolve("boot/vmlinuz-" + version);
-            Path initramfs = dir.resolve("initramfs-" + version + "-" + LAYOUT + ".cpio.gz");
+            // Uncompressed: unpacking gzip would cost every boot far more guest instructions than the copy.
+            Path initramfs = dir.resolve("initramfs-" + version + "-" + LAYOUT + ".cpio");
             // The module order is resolved once, when the initramfs is written, and kept beside it.
             Path orderFile = dir.resolve(initramfs.getFileName() + ".modules");
             if (!Files.exists(initramfs) || !Files.exists(orderFile)) {
@@ -63,13 +70,24 @@ public final class GuestKit {
                 List<String> order = moduleOrder(byName);
                 log.accept("jvisor: writing the guest initramfs (" + order.size() + " modules)");
                 Path tmp = dir.resolve(initramfs.getFileName() + ".tmp");
-                try (OutputStream os = new GZIPOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
+                try (OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
                     writeInitramfs(os, root, order, byName);
                 }
                 Files.write(orderFile, order);
                 Files.move(tmp, initramfs, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
-            return new Kit(kernel, initramfs, version, List.copyOf(Files.readAllLines(orderFile)));
+            Path vmlinux = dir.resolve("vmlinux-" + version);
+            if (!Files.exists(vmlinux)) {
+                log.accept("jvisor: decompressing the guest kernel (once)");
+                Path tmp = dir.resolve(vmlinux.getFileName() + ".tmp");
+                try {
+                    Files.write(tmp, BzImage.parse(Files.readAllBytes(kernel)).vmlinux());
+                } catch (KernelImageException e) {
+                    throw new IOException("Debian's kernel " + kernel + ": " + e.getMessage(), e);
+                }
+                Files.move(tmp, vmlinux, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            return new Kit(kernel, vmlinux, initramfs, version, List.copyOf(Files.readAllLines(orderFile)));
         }
     }
 

@@ -35,7 +35,7 @@ public final class GuestProfile {
             m.addVirtio(new Block(Images.open(scratch, "raw", false), false, "profile"));
             String tap = System.getProperty("jvisor.profile.tap"); // an existing TAP: eth0 in the guest
             if (tap != null) m.addVirtio(new org.jvisor.devices.virtio.Net(org.jvisor.sys.Tap.open(tap), new byte[] {2, 0x4a, 0x56, 0, 0, 1}));
-            m.boot(Files.readAllBytes(kit.kernel()), Files.readAllBytes(kit.initramfs()), "console=ttyS0 panic=-1");
+            m.boot(Files.readAllBytes(kit.vmlinux()), Files.readAllBytes(kit.initramfs()), "console=ttyS0 panic=-1");
             var cpu = m.cpu();
             List<Long> samples = new ArrayList<>(1 << 20);
             long[] idle = {0};
