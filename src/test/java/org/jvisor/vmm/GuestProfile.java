@@ -59,13 +59,14 @@ public final class GuestProfile {
             System.out.printf("interpreted %.1f%% of %,d instructions to the ready line; %,d region entries (%.1f instructions each); %,d blocks decoded%n",
                     100.0 * cpu.interpretedInsns / bootInsns, bootInsns, cpu.translatedRuns, (double) (bootInsns - cpu.interpretedInsns) / cpu.translatedRuns,
                     cpu.blocksDecoded());
+            System.out.println("to the ready line: " + cpu.tlbStats());
             if (command != null) {
                 samples.clear();
                 idle[0] = 0;
                 long c0 = System.nanoTime();
                 type(m, command + "; echo @@pro''file-done@@\n");
                 waitFor(console, "@@profile-done@@", 3600, vcpu);
-                System.out.printf("command '%s' took %.1f s%n", command, (System.nanoTime() - c0) / 1e9);
+                System.out.printf("command '%s' took %.1f s; up to now %s%n", command, (System.nanoTime() - c0) / 1e9, cpu.tlbStats());
             }
             sampling.set(false);
             sampler.join();

@@ -290,6 +290,11 @@ public final class Cpu {
 
     /** Instructions run by the interpreter (the rest of {@link #icount} ran as translated code). */
     public long interpretedInsns;
+    /** Page walks and whole-TLB flushes so far (statistics). */
+    public String tlbStats() {
+        return String.format("%,d page walks, %,d TLB flushes", mmu.walks, mmu.flushes);
+    }
+
     /** Blocks decoded so far. */
     public long blocksDecoded() {
         return code.builds;

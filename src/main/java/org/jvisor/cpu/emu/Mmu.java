@@ -25,7 +25,7 @@ final class Mmu {
     static final long PTE_NX = 1L << 63;
     static final long ADDR = 0x000FFFFFFFFFF000L;
     private static final long PAGE = ~0xFFFL;
-    private static final int TLB_BITS = 10, TLB = 1 << TLB_BITS, TLB_MASK = TLB - 1;
+    private static final int TLB_BITS = 12, TLB = 1 << TLB_BITS, TLB_MASK = TLB - 1;
     /** A tag no linear address has (bit 1 is never set in a tag). */
     private static final long EMPTY = 2;
 
@@ -60,8 +60,12 @@ final class Mmu {
      */
     int epoch;
 
+    /** Statistics: page walks and whole-TLB flushes. */
+    long walks, flushes;
+
     void flushTlb() {
         epoch++;
+        flushes++;
         for (long[] t : new long[][] {tlbR, tlbW, tlbX}) {
             for (int i = 0; i < t.length; i += 2) t[i] = EMPTY;
         }
@@ -252,9 +256,15 @@ final class Mmu {
 
     /** Checks that a write of len bytes at la would succeed, without writing (for multi-part stores). */
     void probeWrite(long la, int len) {
+        if (writeCached(la) && writeCached(la + len - 1)) return; // (SSE stores to the stack do this all the time)
         long pa = translate(la, WRITE);
         long end = translate(la + len - 1, WRITE);
         if (mmio == null && (pa < 0 || pa >= ramSize || end >= ramSize)) throw cpu.pageFault(la, PF_WRITE);
+    }
+
+    private boolean writeCached(long la) {
+        int i = index(la);
+        return tlbW[i] == ((la & PAGE) | privilege);
     }
 
     /** The physical address of an instruction byte (the code cache keys blocks by it). */
@@ -282,6 +292,7 @@ final class Mmu {
             return la;
         }
         if ((la >> 47) != 0 && (la >> 47) != -1) throw cpu.fault(org.jvisor.cpu.Vectors.GP, 0);
+        walks++;
         boolean user = user();
         boolean nxe = (cpu.efer & Cpu.EFER_NXE) != 0;
         boolean wp = (cpu.cr0 & Cpu.CR0_WP) != 0;

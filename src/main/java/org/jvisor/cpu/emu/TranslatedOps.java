@@ -56,7 +56,7 @@ final class TranslatedOps {
             case Op.SHIFT -> true;
             case Op.MULDIV -> i.aux <= 1 && i.sz == 8;
             case Op.JCC, Op.JMP_REL, Op.JMP_E, Op.CALL_REL, Op.CALL_E, Op.RET, Op.PUSH_R, Op.POP_R, Op.PUSH_I -> i.sz == 8;
-            default -> false;
+            default -> TranslatedSse.handles(i);
         };
     }
 
@@ -193,7 +193,7 @@ final class TranslatedOps {
                 t.branch(next);
                 return true;
             }
-            default -> throw new IllegalStateException("no translation for " + Op.name(i.op));
+            default -> new TranslatedSse(t, i, next).emit();
         }
         return false;
     }

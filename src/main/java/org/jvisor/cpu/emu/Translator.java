@@ -75,6 +75,8 @@ final class Translator {
     static final int DONE = 60;
     /** Scratch for writes of registers kept in c.r. */
     static final int REG_TEMP = 62;
+    /** c.xmm, the SSE registers. */
+    static final int XMM = 64;
 
     private final Block[] blocks;
     /** Instructions translated from each block (all of them, except when one huge block is cut). */
@@ -160,6 +162,7 @@ final class Translator {
         flags = new FlagCode(c);
         c.aload(C).getfield(CD_CPU, "mmu", CD_MMU).astore(M);
         c.aload(C).getfield(CD_CPU, "r", CD_long.arrayType()).astore(R);
+        c.aload(C).getfield(CD_CPU, "xmm", CD_long.arrayType()).astore(XMM);
         loadRegisters();
         c.iconst_0().istore(ITER);
         c.iconst_0().istore(K);
