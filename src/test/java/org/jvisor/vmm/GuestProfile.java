@@ -63,10 +63,13 @@ public final class GuestProfile {
             if (command != null) {
                 samples.clear();
                 idle[0] = 0;
-                long c0 = System.nanoTime();
+                long c0 = System.nanoTime(), i0 = cpu.icount, int0 = cpu.interpretedInsns;
                 type(m, command + "; echo @@pro''file-done@@\n");
                 waitFor(console, "@@profile-done@@", 3600, vcpu);
-                System.out.printf("command '%s' took %.1f s; up to now %s%n", command, (System.nanoTime() - c0) / 1e9, cpu.tlbStats());
+                double secs = (System.nanoTime() - c0) / 1e9;
+                long n = cpu.icount - i0;
+                System.out.printf("command '%s' took %.1f s: %,d instructions (%.0f MIPS, %.1f%% interpreted); up to now %s%n", command, secs, n,
+                        n / secs / 1e6, 100.0 * (cpu.interpretedInsns - int0) / Math.max(1, n), cpu.tlbStats());
             }
             sampling.set(false);
             sampler.join();

@@ -35,15 +35,13 @@ final class TranslatedOps {
     private final CodeBuilder c;
     private final Insn i;
     private final long next;
-    private final boolean last;
 
-    TranslatedOps(Translator t, Insn i, long ripAfter, boolean last) {
+    TranslatedOps(Translator t, Insn i, long ripAfter) {
         this.t = t;
         this.flags = t.flags;
         this.c = t.code;
         this.i = i;
         this.next = ripAfter;
-        this.last = last;
     }
 
     /** Whether the translator emits this instruction itself (else the interpreter runs it in place). */

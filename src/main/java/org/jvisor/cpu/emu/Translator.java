@@ -181,7 +181,7 @@ final class Translator {
                 boolean last = k == counts[j] - 1;
                 // Which instruction is running, for the handler: a local store the JIT keeps only in its debug info.
                 if (i.op != Op.NOP && i.op != Op.PAUSE) c.loadConstant(j << 8 | k).istore(K);
-                if (TranslatedOps.native_(i)) ended = new TranslatedOps(this, i, ripAfter(j, k), last).emit();
+                if (TranslatedOps.native_(i)) ended = new TranslatedOps(this, i, ripAfter(j, k)).emit();
                 else ended = fallback(i, j, k, last);
             }
             if (!ended) branch(ripAfter(j, counts[j] - 1));
