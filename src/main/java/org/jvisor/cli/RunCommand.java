@@ -110,7 +110,7 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         final boolean escapes = raw != null;
-        Thread input = Thread.ofVirtual().start(() -> pumpInput(System.in, escapes));
+        Thread input = null;
         try {
             for (;;) {
                 try (Machine m = new Machine(ram, System.out)) {
@@ -132,6 +132,9 @@ final class RunCommand implements Callable<Integer> {
                         return bad(e.getMessage());
                     }
                     current = m;
+                    // Started only once a machine exists: a rejected disk or kernel must not leave a
+                    // reader behind that keeps consuming the caller's stdin (a blocked read cannot be interrupted).
+                    if (input == null) input = Thread.ofVirtual().start(() -> pumpInput(System.in, escapes));
                     MachineExit exit = m.run();
                     System.out.flush();
                     if (quit) return 0;
@@ -156,7 +159,7 @@ final class RunCommand implements Callable<Integer> {
             }
         } finally {
             if (raw != null) raw.close();
-            input.interrupt();
+            if (input != null) input.interrupt();
         }
     }
 

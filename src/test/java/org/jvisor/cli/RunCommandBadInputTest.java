@@ -23,8 +23,11 @@ class RunCommandBadInputTest {
     /** Runs `jvisor run ARGS` with no console input; returns stderr after checking the contract. */
     String rejected(String... args) {
         PrintStream oldErr = System.err;
+        java.io.InputStream oldIn = System.in;
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         System.setErr(new PrintStream(err, true));
+        // The test JVM's real stdin is the build tool's command channel: never let a run read it.
+        System.setIn(java.io.InputStream.nullInputStream());
         int rc;
         try {
             List<String> all = new ArrayList<>(List.of("run"));
@@ -32,6 +35,7 @@ class RunCommandBadInputTest {
             rc = new CommandLine(new Main()).execute(all.toArray(new String[0]));
         } finally {
             System.setErr(oldErr);
+            System.setIn(oldIn);
         }
         String e = err.toString(StandardCharsets.UTF_8);
         assertEquals(2, rc, String.join(" ", args) + " -> " + e);
