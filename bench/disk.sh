@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # In-guest disk throughput on the same raw image, jvisor (virtio-blk on its PCI transport) against
 # QEMU TCG (-M q35, virtio-blk-pci), same kernel, initramfs, memory and one vCPU: sequential read
-# and write (busybox dd, 1 MiB blocks, O_DIRECT in the guest; host page cache on for both) and 4 KiB random reads (one dd per read, so the
+# and write of the whole 256 MiB image (busybox dd, 1 MiB blocks, O_DIRECT in the guest; host page cache on for both) and 4 KiB random reads (one dd per read, so the
 # figure includes the guest's process start-up, identical for both). Medians over RUNS boots.
 # Last line: disk-ratio (jvisor / QEMU, geometric mean of the three; higher is better).
 # usage: bench/disk.sh [RUNS, default 3]
@@ -18,13 +18,13 @@ trap 'rm -f "$IMG" "$SCRIPT"' EXIT
 truncate -s 256M "$IMG"
 cat > "$SCRIPT" <<'GUEST'
 t() { cut -d' ' -f1 /proc/uptime; }
-a=$(t); dd if=/dev/zero of=/dev/vda bs=1M count=64 oflag=direct conv=fsync 2>/dev/null; b=$(t); echo "bench:write $a $b"
-a=$(t); dd if=/dev/vda of=/dev/null bs=1M count=64 iflag=direct 2>/dev/null; b=$(t); echo "bench:read $a $b"
+a=$(t); dd if=/dev/zero of=/dev/vda bs=1M count=256 oflag=direct conv=fsync 2>/dev/null; b=$(t); echo "bench:write $a $b"
+a=$(t); dd if=/dev/vda of=/dev/null bs=1M count=256 iflag=direct 2>/dev/null; b=$(t); echo "bench:read $a $b"
 a=$(t); i=0; while [ $i -lt 300 ]; do dd if=/dev/vda of=/dev/null bs=4k count=1 skip=$(( (i * 7919) % 65536 )) iflag=direct 2>/dev/null; i=$((i+1)); done; b=$(t); echo "bench:rand $a $b"
 GUEST
 measure() { # prints "write_MBps read_MBps rand_iops" for one boot
   python3 bench/guest-session.py "$READY" "$SCRIPT" -- "$@" | awk '
-    /^bench:write/ { w = 64 / ($3 - $2) } /^bench:read/ { r = 64 / ($3 - $2) } /^bench:rand/ { i = 300 / ($3 - $2) }
+    /^bench:write/ { w = 256 / ($3 - $2) } /^bench:read/ { r = 256 / ($3 - $2) } /^bench:rand/ { i = 300 / ($3 - $2) }
     END { printf "%.1f %.1f %.0f\n", w, r, i }'
 }
 echo "host: $(host_line)"
