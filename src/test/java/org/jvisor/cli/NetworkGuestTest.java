@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,9 +29,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 class NetworkGuestTest {
     static final String NS = "jvisor-nettest-" + ProcessHandle.current().pid();
     static final String HOST = "10.0.2.1", GUEST = "10.0.2.15";
-    static Process vm;
-    static OutputStream keys;
-    static final StringBuffer console = new StringBuffer();
+    static GuestConsole vm;
     static Path payload;
 
     @BeforeAll
@@ -41,29 +37,16 @@ class NetworkGuestTest {
         GuestKit.ensure(System.out::println);
         sh("ip", "netns", "add", NS);
         sh("ip", "-n", NS, "link", "set", "lo", "up");
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", NS, java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC",
-                "-cp", System.getProperty("java.class.path"), "org.jvisor.cli.Main", "run",
-                "--net", "tap=jvnet0,host-ip=" + HOST + "/24"));
-        vm = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        keys = vm.getOutputStream();
-        Thread.ofVirtual().start(() -> pump(vm.getInputStream()));
-        waitFor(GuestKit.READY, 300);
-        guest("ip addr add " + GUEST + "/24 dev eth0 && ip link set eth0 up && echo net-up", "net-up", 60);
-    }
-
-    static void pump(InputStream in) {
-        byte[] b = new byte[4096];
-        try {
-            for (int n; (n = in.read(b)) > 0; ) console.append(new String(b, 0, n, StandardCharsets.ISO_8859_1));
-        } catch (IOException e) {
-            // the VM exited
-        }
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", NS));
+        cmd.addAll(GuestConsole.jvisorRun("--net", "tap=jvnet0,host-ip=" + HOST + "/24"));
+        vm = new GuestConsole(cmd);
+        vm.waitFor(GuestKit.READY, 300);
+        vm.command("ip addr add " + GUEST + "/24 dev eth0 && ip link set eth0 up && echo net-up", "net-up", 60);
     }
 
     @AfterAll
     static void cleanUp() throws Exception {
-        if (vm != null && vm.isAlive()) vm.destroyForcibly().waitFor();
+        if (vm != null) vm.close();
         sh("ip", "netns", "del", NS);
         if (payload != null) Files.deleteIfExists(payload);
     }
@@ -75,37 +58,11 @@ class NetworkGuestTest {
         return out;
     }
 
-    static void waitFor(String what, int seconds) throws InterruptedException {
-        long end = System.nanoTime() + seconds * 1_000_000_000L;
-        while (!console.toString().contains(what)) {
-            if (!vm.isAlive()) throw new AssertionError("the VM exited before '" + what + "':\n" + tail());
-            if (System.nanoTime() > end) throw new AssertionError("no '" + what + "' within " + seconds + " s:\n" + tail());
-            Thread.sleep(20);
-        }
-    }
-
-    static String tail() {
-        String t = console.toString();
-        return t.length() > 3000 ? t.substring(t.length() - 3000) : t;
-    }
-
-    /** Types a command and waits for {@code marker} to appear after it. */
-    static void guest(String command, String marker, int seconds) throws Exception {
-        int from = console.length();
-        keys.write((command + "\n").getBytes(StandardCharsets.US_ASCII));
-        keys.flush();
-        long end = System.nanoTime() + seconds * 1_000_000_000L;
-        while (console.indexOf(marker, from + command.length()) < 0) {
-            if (System.nanoTime() > end) throw new AssertionError("no '" + marker + "' after '" + command + "':\n" + tail());
-            Thread.sleep(20);
-        }
-    }
-
     @Test
     @Order(1)
     void guestPingsTheHost() throws Exception {
-        guest("ping -c 3 " + HOST + " | grep -o '3 packets received'; echo ping-done", "ping-done", 60);
-        assertTrue(tail().contains("3 packets received"), tail());
+        vm.command("ping -c 3 " + HOST + " | grep -o '3 packets received'; echo ping-done", "ping-done", 60);
+        assertTrue(vm.tail().contains("3 packets received"), vm.tail());
     }
 
     @Test
@@ -123,8 +80,7 @@ class NetworkGuestTest {
         new Random(20261121).nextBytes(data);
         Files.write(payload, data);
         String md5 = HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(data));
-        keys.write("nc -l -p 5000 | md5sum | sed 's/^/guest-md5: /'\n".getBytes(StandardCharsets.US_ASCII));
-        keys.flush();
+        vm.type("nc -l -p 5000 | md5sum | sed 's/^/guest-md5: /'\n");
         Thread.sleep(3000);
         long t0 = System.nanoTime();
         String send = "import socket,sys,time\n"
@@ -134,7 +90,7 @@ class NetworkGuestTest {
                 + "    except OSError: time.sleep(0.2)\n"
                 + "s.sendall(open(sys.argv[1], 'rb').read()); s.close()\n";
         sh("ip", "netns", "exec", NS, "python3", "-c", send, payload.toString());
-        waitFor("guest-md5: " + md5, 300);
+        vm.waitFor("guest-md5: " + md5, 300);
         double s = (System.nanoTime() - t0) / 1e9;
         System.out.printf("net: 64 MiB host -> guest over TCP in %.1f s (%.1f MB/s), MD5 equal%n", s, 64 * 1.048576 / s);
     }
@@ -142,9 +98,8 @@ class NetworkGuestTest {
     @Test
     @Order(100)
     void poweroffExitsZero() throws Exception {
-        keys.write("poweroff\n".getBytes(StandardCharsets.US_ASCII));
-        keys.flush();
-        assertTrue(vm.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), tail());
-        assertEquals(0, vm.exitValue(), tail());
+        vm.type("poweroff\n");
+        assertTrue(vm.process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), vm.tail());
+        assertEquals(0, vm.process.exitValue(), vm.tail());
     }
 }

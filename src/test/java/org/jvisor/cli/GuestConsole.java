@@ -1,0 +1,78 @@
+package org.jvisor.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/** A jvisor process driven through its console: output is collected as it comes, keys are typed in. */
+final class GuestConsole implements AutoCloseable {
+    final Process process;
+    private final OutputStream keys;
+    private final StringBuffer text = new StringBuffer();
+
+    GuestConsole(List<String> command) throws IOException {
+        process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        keys = process.getOutputStream();
+        Thread.ofVirtual().start(() -> pump(process.getInputStream()));
+    }
+
+    /** The command line that runs `jvisor run ARGS` from this test JVM's own classpath. */
+    static List<String> jvisorRun(String... args) {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseParallelGC",
+                "-cp", System.getProperty("java.class.path"), "org.jvisor.cli.Main", "run"));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    private void pump(InputStream in) {
+        byte[] b = new byte[4096];
+        try {
+            for (int n; (n = in.read(b)) > 0; ) text.append(new String(b, 0, n, StandardCharsets.ISO_8859_1));
+        } catch (IOException e) {
+            // the process exited
+        }
+    }
+
+    String text() {
+        return text.toString();
+    }
+
+    /** The last few KiB of output, for assertion messages. */
+    String tail() {
+        String t = text.toString();
+        return t.length() > 3000 ? t.substring(t.length() - 3000) : t;
+    }
+
+    void waitFor(String what, int seconds) throws InterruptedException {
+        waitFor(what, 0, seconds);
+    }
+
+    private void waitFor(String what, int from, int seconds) throws InterruptedException {
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        while (text.indexOf(what, from) < 0) {
+            if (!process.isAlive()) throw new AssertionError("jvisor exited before '" + what + "':\n" + tail());
+            if (System.nanoTime() > end) throw new AssertionError("no '" + what + "' within " + seconds + " s:\n" + tail());
+            Thread.sleep(20);
+        }
+    }
+
+    void type(String keystrokes) throws IOException {
+        keys.write(keystrokes.getBytes(StandardCharsets.ISO_8859_1));
+        keys.flush();
+    }
+
+    /** Types a command line and waits for {@code marker} to appear after its echo. */
+    void command(String command, String marker, int seconds) throws Exception {
+        int from = text.length() + command.length();
+        type(command + "\n");
+        waitFor(marker, from, seconds);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) process.destroyForcibly().waitFor();
+    }
+}
