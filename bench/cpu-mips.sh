@@ -9,4 +9,4 @@ mvn -B -q -DskipTests test-compile dependency:copy-dependencies -DincludeScope=r
 mkdir -p target
 gcc -O2 -o target/native-run bench/native-run.c
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(java -version 2>&1 | head -1)"
-exec java -XX:+UseParallelGC -cp "target/classes:target/test-classes:target/lib/*" org.jvisor.bench.CpuMips target/native-run "${1:-3}"
+exec java --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -cp "target/classes:target/test-classes:target/lib/*" org.jvisor.bench.CpuMips target/native-run "${1:-3}"
