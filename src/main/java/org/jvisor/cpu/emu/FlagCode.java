@@ -82,7 +82,7 @@ final class FlagCode {
             case 1 -> cf();
             case 2 -> zf();
             case 3 -> {
-                if (sub) unsignedLessOrEqual(FA, FB);
+                if (sub) unsignedLess(FA, FB, true);
                 else {
                     cf();
                     zf();
@@ -124,8 +124,8 @@ final class FlagCode {
 
     private void cf() {
         switch (kind) {
-            case Flags.K_ADD -> unsignedLess(FR, FA);
-            case Flags.K_SUB -> unsignedLess(FA, FB);
+            case Flags.K_ADD -> unsignedLess(FR, FA, false);
+            case Flags.K_SUB -> unsignedLess(FA, FB, false);
             case Flags.K_ADC -> carryWithCarryIn(FR, FA);
             case Flags.K_SBB -> carryWithCarryIn(FA, FB);
             case Flags.K_LOGIC -> c.iconst_0();
@@ -154,33 +154,20 @@ final class FlagCode {
         bool(false);
     }
 
-    /** x <u y (Long.compareUnsigned, as the interpreter computes it). */
-    private void unsignedLess(int x, int y) {
+    /** x <u y, or x <=u y (Long.compareUnsigned, as the interpreter computes it). */
+    private void unsignedLess(int x, int y, boolean orEqual) {
         c.lload(x).lload(y).invokestatic(CD_LONG, "compareUnsigned", MethodTypeDesc.of(CD_int, CD_long, CD_long));
-        Label no = c.newLabel(), done = c.newLabel();
-        c.ifge(no).iconst_1().goto_(done);
-        c.labelBinding(no);
-        c.iconst_0();
-        c.labelBinding(done);
-    }
-
-    private void unsignedLessOrEqual(int x, int y) {
-        c.lload(x).lload(y).invokestatic(CD_LONG, "compareUnsigned", MethodTypeDesc.of(CD_int, CD_long, CD_long));
-        Label no = c.newLabel(), done = c.newLabel();
-        c.ifgt(no).iconst_1().goto_(done);
-        c.labelBinding(no);
-        c.iconst_0();
-        c.labelBinding(done);
+        lessFromCompare(orEqual);
     }
 
     /** ADC's and SBB's carry: with a carry-in of 1 the comparison includes equality. */
     private void carryWithCarryIn(int x, int y) {
         Label withCarry = c.newLabel(), done = c.newLabel();
         c.lload(FC).lconst_0().lcmp().ifne(withCarry);
-        unsignedLess(x, y);
+        unsignedLess(x, y, false);
         c.goto_(done);
         c.labelBinding(withCarry);
-        unsignedLessOrEqual(x, y);
+        unsignedLess(x, y, true);
         c.labelBinding(done);
     }
 
@@ -191,6 +178,11 @@ final class FlagCode {
         c.lload(FB);
         sext();
         c.lcmp();
+        lessFromCompare(orEqual);
+    }
+
+    /** Turns a comparison result (negative, zero, positive) into 1 for less (or equal), else 0. */
+    private void lessFromCompare(boolean orEqual) {
         Label no = c.newLabel(), done = c.newLabel();
         if (orEqual) c.ifgt(no);
         else c.ifge(no);
