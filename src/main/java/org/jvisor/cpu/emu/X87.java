@@ -593,8 +593,10 @@ public final class X87 {
         fsw = (fsw & ~C1) | (sf.roundedUp ? C1 : 0);
     }
 
+    /** Masked #I: the indefinite, which is not a rounded result (C1 = 0). */
     private void invalid(int dst) {
         sf.flags |= IE;
+        fsw &= ~C1;
         set(dst, INDEF_SE, INDEF_MANT);
     }
 
