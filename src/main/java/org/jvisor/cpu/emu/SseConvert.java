@@ -59,34 +59,55 @@ final class SseConvert {
             }
             case DQ2PS -> {
                 long[] s = c.xmmSrc(i, true);
-                long[] v = SseFloat.split(s[0], s[1], 4);
-                for (int k = 0; k < 4; k++) v[k] = fromInt(sf, (int) v[k], F32, rc);
+                long r0 = pi2ps(sf, s[0], rc), r1 = pi2ps(sf, s[1], rc);
                 SseFloat.finish(c, sf);
-                SseFloat.join(v, x, d);
+                x[d] = r0;
+                x[d + 1] = r1;
             }
             case PS2DQ, TPS2DQ -> {
                 long[] s = c.xmmSrc(i, true);
-                long[] v = SseFloat.split(s[0], s[1], 4);
                 int mode = i.aux == TPS2DQ ? RC_ZERO : rc;
-                for (int k = 0; k < 4; k++) v[k] = toInt(c, sf, v[k], F32, 32, mode);
+                long r0 = ps2pi(c, sf, s[0], mode), r1 = ps2pi(c, sf, s[1], mode);
                 SseFloat.finish(c, sf);
-                SseFloat.join(v, x, d);
+                x[d] = r0;
+                x[d + 1] = r1;
             }
             case TPD2DQ, PD2DQ -> {
                 long[] s = c.xmmSrc(i, true);
-                int mode = i.aux == TPD2DQ ? RC_ZERO : rc;
-                long r0 = toInt(c, sf, s[0], F64, 32, mode), r1 = toInt(c, sf, s[1], F64, 32, mode);
+                long r = pd2pi(c, sf, s[0], s[1], i.aux == TPD2DQ ? RC_ZERO : rc);
                 SseFloat.finish(c, sf);
-                x[d] = (r0 & 0xFFFFFFFFL) | r1 << 32;
+                x[d] = r;
                 x[d + 1] = 0;
             }
-            case DQ2PD -> {
-                long v = i.mem ? c.mmu.read64(c.ea(i)) : x[i.rm * 2];
-                x[d] = Double.doubleToRawLongBits((int) v);
-                x[d + 1] = Double.doubleToRawLongBits((int) (v >>> 32));
-            }
+            case DQ2PD -> pi2pd(x, d, i.mem ? c.mmu.read64(c.ea(i)) : x[i.rm * 2]);
             default -> throw new IllegalStateException("conversion " + i.aux);
         }
+    }
+
+    // Two-lane cores, shared with the MMX forms (CVTPI2PS, CVTPS2PI, CVTPD2PI, CVTPI2PD).
+
+    /** Two int32 to two floats. */
+    static long pi2ps(SoftFloat sf, long v, int rc) {
+        long r0 = fromInt(sf, (int) v, F32, rc), r1 = fromInt(sf, (int) (v >>> 32), F32, rc);
+        return (r0 & 0xFFFFFFFFL) | r1 << 32;
+    }
+
+    /** Two floats to two int32. */
+    static long ps2pi(Cpu c, SoftFloat sf, long v, int rc) {
+        long r0 = toInt(c, sf, v & 0xFFFFFFFFL, F32, 32, rc), r1 = toInt(c, sf, v >>> 32, F32, 32, rc);
+        return r0 | r1 << 32;
+    }
+
+    /** Two doubles to two int32. */
+    static long pd2pi(Cpu c, SoftFloat sf, long lo, long hi, int rc) {
+        long r0 = toInt(c, sf, lo, F64, 32, rc), r1 = toInt(c, sf, hi, F64, 32, rc);
+        return r0 | r1 << 32;
+    }
+
+    /** Two int32 to two doubles in x[d], x[d + 1] (always exact). */
+    static void pi2pd(long[] x, int d, long v) {
+        x[d] = Double.doubleToRawLongBits((int) v);
+        x[d + 1] = Double.doubleToRawLongBits((int) (v >>> 32));
     }
 
     private static long scalarSrc(Cpu c, Insn i, boolean dbl) {

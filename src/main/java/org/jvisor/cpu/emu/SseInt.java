@@ -22,33 +22,60 @@ final class SseInt {
             case 0x67 -> { x[d] = pack(a0, a1, 16, false); x[d + 1] = pack(b0, b1, 16, false); }
             case 0x6B -> { x[d] = pack(a0, a1, 32, true); x[d + 1] = pack(b0, b1, 32, true); }
             case 0xD1, 0xD2, 0xD3, 0xE1, 0xE2, 0xF1, 0xF2, 0xF3 -> {
-                int bits = switch (opc & 3) { case 1 -> 16; case 2 -> 32; default -> 64; };
-                int kind = opc < 0xE0 ? 0 : opc < 0xF0 ? 1 : 2;
-                x[d] = shift(a0, b0, bits, kind);
-                x[d + 1] = shift(a1, b0, bits, kind);
+                x[d] = shiftBy(opc, a0, b0);
+                x[d + 1] = shiftBy(opc, a1, b0);
             }
-            case 0x100 -> { // PSHUFB
-                long r0 = 0, r1 = 0;
-                for (int k = 0; k < 16; k++) {
-                    long sel = lane(k < 8 ? b0 : b1, k & 7, 8);
-                    long v = (sel & 0x80) != 0 ? 0 : lane((sel & 8) == 0 ? a0 : a1, (int) sel & 7, 8);
-                    if (k < 8) r0 = put(r0, k, 8, v);
-                    else r1 = put(r1, k & 7, 8, v);
-                }
-                x[d] = r0;
-                x[d + 1] = r1;
+            case 0x100 -> {
+                x[d] = pshufb(b0, a0, a1, 15);
+                x[d + 1] = pshufb(b1, a0, a1, 15);
             }
             case 0x101, 0x102, 0x103, 0x105, 0x106, 0x107 -> {
-                int bits = (opc & 3) == 2 ? 32 : 16;
-                boolean sub = opc >= 0x105, sat = (opc & 3) == 3;
-                x[d] = horizontal(a0, a1, bits, sub, sat);
-                x[d + 1] = horizontal(b0, b1, bits, sub, sat);
+                x[d] = horizontal(opc, a0, a1);
+                x[d + 1] = horizontal(opc, b0, b1);
             }
             default -> {
                 x[d] = half(opc, a0, b0);
                 x[d + 1] = half(opc, a1, b1);
             }
         }
+    }
+
+    /**
+     * The MMX form of a packed-integer opcode on one 64-bit pair: the same lane arithmetic, where
+     * the unpacks take the halves of the 64-bit operands and the packs narrow dst then src.
+     */
+    static long op64(int opc, long a, long b) {
+        return switch (opc) {
+            case 0x60, 0x61, 0x62 -> interleave(a, b, 8 << (opc - 0x60));
+            case 0x68, 0x69, 0x6A -> interleave(a >>> 32, b >>> 32, 8 << (opc - 0x68));
+            case 0x63 -> pack(a, b, 16, true);
+            case 0x67 -> pack(a, b, 16, false);
+            case 0x6B -> pack(a, b, 32, true);
+            case 0xD1, 0xD2, 0xD3, 0xE1, 0xE2, 0xF1, 0xF2, 0xF3 -> shiftBy(opc, a, b);
+            case 0x100 -> pshufb(b, a, a, 7);
+            case 0x101, 0x102, 0x103, 0x105, 0x106, 0x107 -> horizontal(opc, a, b);
+            default -> half(opc, a, b);
+        };
+    }
+
+    /** PSRLW/D/Q, PSRAW/D, PSLLW/D/Q by a register count. */
+    private static long shiftBy(int opc, long v, long count) {
+        int bits = switch (opc & 3) { case 1 -> 16; case 2 -> 32; default -> 64; };
+        int kind = opc < 0xE0 ? 0 : opc < 0xF0 ? 1 : 2;
+        return shift(v, count, bits, kind);
+    }
+
+    /**
+     * Eight bytes of PSHUFB: each selector byte picks a byte of the table t0:t1 by its low bits
+     * ({@code mask} 15 for XMM, 7 for MMX, whose table is one register) or zero when bit 7 is set.
+     */
+    private static long pshufb(long sel, long t0, long t1, int mask) {
+        long r = 0;
+        for (int k = 0; k < 8; k++) {
+            int s = (int) lane(sel, k, 8);
+            if ((s & 0x80) == 0) r = put(r, k, 8, lane((s & mask & 8) == 0 ? t0 : t1, s & 7, 8));
+        }
+        return r;
     }
 
     /** Narrows the elements of lo then hi (each {@code bits} wide) to half width, saturating. */
@@ -78,7 +105,10 @@ final class SseInt {
         return r;
     }
 
-    private static long horizontal(long lo, long hi, int bits, boolean sub, boolean sat) {
+    /** PHADDW/D, PHADDSW, PHSUBW/D, PHSUBSW: pairs of lo, then pairs of hi. */
+    private static long horizontal(int opc, long lo, long hi) {
+        int bits = (opc & 3) == 2 ? 32 : 16;
+        boolean sub = opc >= 0x105, sat = (opc & 3) == 3;
         int n = 64 / bits;
         long r = 0;
         for (int k = 0; k < n; k++) {

@@ -101,10 +101,20 @@ final class SseMove {
     }
 
     private static void maskmov(Cpu c, Insn i) {
-        long base = c.segAddr(i, Seg.DS, c.r[Reg.DI] & Cpu.mask(i.asz));
-        for (int b = 0; b < 16; b++) {
-            long mask = c.xmm[i.rm * 2 + (b >> 3)] >>> ((b & 7) * 8);
-            if ((mask & 0x80) != 0) c.mmu.write8(base + b, (int) (c.xmm[i.reg * 2 + (b >> 3)] >>> ((b & 7) * 8)));
+        long base = maskBase(c, i);
+        maskStore(c, base, c.xmm[i.reg * 2], c.xmm[i.rm * 2]);
+        maskStore(c, base + 8, c.xmm[i.reg * 2 + 1], c.xmm[i.rm * 2 + 1]);
+    }
+
+    /** MASKMOVDQU and MASKMOVQ store to DS:rDI (a segment override applies). */
+    static long maskBase(Cpu c, Insn i) {
+        return c.segAddr(i, Seg.DS, c.r[Reg.DI] & Cpu.mask(i.asz));
+    }
+
+    /** Stores the bytes of data whose mask byte has its top bit set. */
+    static void maskStore(Cpu c, long addr, long data, long mask) {
+        for (int b = 0; b < 8; b++) {
+            if (((mask >>> (8 * b)) & 0x80) != 0) c.mmu.write8(addr + b, (int) (data >>> (8 * b)));
         }
     }
 }

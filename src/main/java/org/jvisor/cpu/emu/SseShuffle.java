@@ -27,9 +27,7 @@ final class SseShuffle {
             case Op.PSHUFHW, Op.PSHUFLW -> {
                 long[] s = c.xmmSrc(i, true);
                 boolean high = i.op == Op.PSHUFHW;
-                long src = high ? s[1] : s[0];
-                long r = 0;
-                for (int k = 0; k < 4; k++) r = put(r, k, 16, lane(src, (imm >>> (2 * k)) & 3, 16));
+                long r = shuffleWords(high ? s[1] : s[0], imm);
                 x[d] = high ? s[0] : r;
                 x[d + 1] = high ? r : s[1];
             }
@@ -71,20 +69,7 @@ final class SseShuffle {
             }
             case Op.PALIGNR -> {
                 long[] s = c.xmmSrc(i, true);
-                byte[] cat = new byte[32]; // src in bytes 0-15, dest in 16-31
-                for (int k = 0; k < 8; k++) {
-                    cat[k] = (byte) (s[0] >>> (8 * k));
-                    cat[k + 8] = (byte) (s[1] >>> (8 * k));
-                    cat[k + 16] = (byte) (x[d] >>> (8 * k));
-                    cat[k + 24] = (byte) (x[d + 1] >>> (8 * k));
-                }
-                long r0 = 0, r1 = 0;
-                for (int k = 0; k < 16; k++) {
-                    int at = imm + k;
-                    long v = at < 32 ? cat[at] & 0xFF : 0;
-                    if (k < 8) r0 |= v << (8 * k);
-                    else r1 |= v << (8 * (k - 8));
-                }
+                long r0 = alignBytes(s[0], s[1], x[d], x[d + 1], imm), r1 = alignBytes(s[0], s[1], x[d], x[d + 1], imm + 8);
                 x[d] = r0;
                 x[d + 1] = r1;
             }
@@ -97,6 +82,27 @@ final class SseShuffle {
             case Op.PMOVMSKB -> c.setReg(i.reg, 8, byteMask(x[i.rm * 2]) | byteMask(x[i.rm * 2 + 1]) << 8);
             default -> throw new IllegalStateException(Op.name(i.op));
         }
+    }
+
+    /** PSHUFW / PSHUFLW: four words of src picked by the 2-bit fields of imm. */
+    static long shuffleWords(long src, int imm) {
+        long r = 0;
+        for (int k = 0; k < 4; k++) r = put(r, k, 16, lane(src, (imm >>> (2 * k)) & 3, 16));
+        return r;
+    }
+
+    /**
+     * PALIGNR: the eight bytes starting at byte {@code at} of the 32-byte string w0 w1 w2 w3
+     * (little-endian, src below dst), zeros past its end. MMX passes src, dst, 0, 0.
+     */
+    static long alignBytes(long w0, long w1, long w2, long w3, int at) {
+        long r = 0;
+        for (int k = 0; k < 8 && at + k < 32; k++) {
+            int b = at + k;
+            long w = switch (b >>> 3) { case 0 -> w0; case 1 -> w1; case 2 -> w2; default -> w3; };
+            r |= ((w >>> (8 * (b & 7))) & 0xFF) << (8 * k);
+        }
+        return r;
     }
 
     private static long pick32(long lo, long hi, int sel) {
