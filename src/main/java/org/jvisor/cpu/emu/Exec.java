@@ -107,7 +107,8 @@ final class Exec {
             case Op.FXRSTOR -> Fxsave.restore(c, i);
             case Op.LDMXCSR -> Fxsave.ldmxcsr(c, c.mmu.read32(c.ea(i)));
             case Op.STMXCSR -> c.write(c.ea(i), 4, c.mxcsr);
-            case Op.EMMS -> c.fpu.tagWord = 0xFFFF;
+            case Op.EMMS -> Mmx.emms(c);
+            case Op.MMX -> Mmx.exec(c, i);
             case Op.BADLEN -> throw c.fault(Vectors.GP, 0);
             case Op.INT3 -> {
                 if (!c.deliverToGuest) throw c.fault(Vectors.BP);

@@ -334,7 +334,8 @@ final class OpTable {
         // MOVLPS/MOVHPS with a register operand are MOVHLPS/MOVLHPS.
         if (op == Op.MOVLPS_LOAD && d.mod == 3) op = Op.MOVHLPS;
         else if (op == Op.MOVHPS_LOAD && d.mod == 3) op = Op.MOVLHPS;
-        if (op == Op.PSHIFT_I) {
+        boolean mmx = op == Op.MMX;
+        if (op == Op.PSHIFT_I || (mmx && b >= 0x71 && b <= 0x73)) {
             if (d.mod != 3) return;
             int g = (b - 0x71) * 8 + d.regField;
             boolean ok = switch (g) {
@@ -343,10 +344,10 @@ final class OpTable {
                 default -> false;
             };
             if (!ok) return;
-            aux = g;
+            aux = mmx ? Mmx.SHIFT_IMM | g : g;
         }
         set(d, op, aux);
-        d.sz = 16;
+        d.sz = mmx ? 8 : 16;
     }
 
     static final int MEM_ONLY = 1 << 20, REG_ONLY = 1 << 21;
@@ -427,15 +428,41 @@ final class OpTable {
             def(o, 1, Op.PINT, o);
         }
         def(0x77, 0, Op.EMMS, 0);
+        buildMmx();
+    }
+
+    /** MMX: the packed-integer opcodes without a prefix; aux as {@link Mmx} reads it. */
+    private static void buildMmx() {
+        for (int o = 0x60; o <= 0x6B; o++) def(o, 0, Op.MMX, o);
+        for (int o = 0x6E; o <= 0x76; o++) def(o, 0, Op.MMX, o);
+        def(0x7E, 0, Op.MMX, 0x7E); def(0x7F, 0, Op.MMX, 0x7F);
+        for (int o = 0xD1; o <= 0xFE; o++) {
+            if (o == 0xD6 || o == 0xE6 || o == 0xF0) continue;
+            def(o, 0, Op.MMX, o);
+        }
+        SSE_AUX[0xD7 * 4] |= REG_ONLY;
+        SSE_AUX[0xF7 * 4] |= REG_ONLY;
+        SSE_AUX[0xE7 * 4] |= MEM_ONLY;
+        def(0xC4, 0, Op.MMX, 0xC4); def(0xC5, 0, Op.MMX, 0xC5 | REG_ONLY);
+        def(0xD6, 2, Op.MMX, Mmx.MOVQ2DQ | REG_ONLY); def(0xD6, 3, Op.MMX, Mmx.MOVDQ2Q | REG_ONLY);
+        for (int o : new int[] {0x2A, 0x2C, 0x2D}) {
+            def(o, 0, Op.MMX, o);
+            def(o, 1, Op.MMX, Mmx.P66 | o);
+        }
     }
 
     private static void map0F38(Decoder d) {
-        if (ssePrefix(d) != 1) return;
+        int pfx = ssePrefix(d);
         int b = d.opc;
-        if (b <= 0x0B || (b >= 0x1C && b <= 0x1E)) { set(d, Op.PINT, 0x100 | b); d.sz = 16; }
+        if (pfx > 1 || !(b <= 0x0B || (b >= 0x1C && b <= 0x1E))) return;
+        if (pfx == 1) { set(d, Op.PINT, 0x100 | b); d.sz = 16; }
+        else { set(d, Op.MMX, 0x100 | b); d.sz = 8; }
     }
 
     private static void map0F3A(Decoder d) {
-        if (ssePrefix(d) == 1 && d.opc == 0x0F) { set(d, Op.PALIGNR, 0); d.sz = 16; }
+        if (d.opc != 0x0F) return;
+        int pfx = ssePrefix(d);
+        if (pfx == 1) { set(d, Op.PALIGNR, 0); d.sz = 16; }
+        else if (pfx == 0) { set(d, Op.MMX, 0x200 | 0x0F); d.sz = 8; }
     }
 }

@@ -92,7 +92,7 @@ class CpuTest {
 
     @Test
     void unimplementedAndInvalidEncodingsRaiseUd() {
-        for (String hex : new String[] {"0f0b", "c4e27d18c0", "f001c0", "0f3800c0", "d6", "0f0d c0".replace(" ", "")}) {
+        for (String hex : new String[] {"0f0b", "c4e27d18c0", "f001c0", "0f3810c0", "0f6cc0", "0f73d800", "0f73f800", "d6", "0f0d c0".replace(" ", "")}) {
             VcpuExit e = run(hex);
             VcpuExit.Fault f = assertInstanceOf(VcpuExit.Fault.class, e, hex);
             assertEquals(Vectors.UD, f.vector(), hex);
@@ -131,6 +131,31 @@ class CpuTest {
         VcpuExit.Fault f = assertInstanceOf(VcpuExit.Fault.class, e);
         assertEquals(Vectors.XM, f.vector());
         assertEquals(Double.doubleToRawLongBits(1.0), cpu.xmm[0]); // not written
+    }
+
+    @Test
+    void mmxChecksCr0AndPendingX87ExceptionsFirst() {
+        long cr0 = cpu.cr0;
+        cpu.cr0 = cr0 | Cpu.CR0_EM;
+        assertEquals(Vectors.UD, assertInstanceOf(VcpuExit.Fault.class, run("0ffcc1")).vector()); // paddb mm0, mm1
+        cpu.cr0 = cr0 | Cpu.CR0_TS;
+        assertEquals(Vectors.NM, assertInstanceOf(VcpuExit.Fault.class, run("0f77")).vector()); // emms
+        cpu.cr0 = cr0 | Cpu.CR0_NE;
+        cpu.fpu.fsw = X87.ES | X87.C0;
+        VcpuExit.Fault f = assertInstanceOf(VcpuExit.Fault.class, run("0ffcc1"));
+        assertEquals(Vectors.MF, f.vector());
+        assertEquals(CODE, f.rip());
+        cpu.fpu.fsw = 0;
+        cpu.fpu.top = 5;
+        cpu.fpu.mant[0] = 0x0101010101010101L;
+        cpu.fpu.mant[1] = 0x0202020202020202L;
+        assertInstanceOf(VcpuExit.Halted.class, run("0ffcc1f4"));
+        assertEquals(0x0303030303030303L, cpu.fpu.mant[0]);
+        assertEquals(0xFFFF, cpu.fpu.se[0]); // written: sign and exponent all ones
+        assertEquals(0, cpu.fpu.top);
+        assertEquals(0xFF, cpu.fpu.abridgedTag());
+        assertInstanceOf(VcpuExit.Halted.class, run("0f77f4"));
+        assertEquals(0, cpu.fpu.abridgedTag());
     }
 
     @Test

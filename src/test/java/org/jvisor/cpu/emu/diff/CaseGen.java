@@ -26,10 +26,11 @@ final class CaseGen {
         controlForms();
         sseForms();
         x87Forms();
+        MmxForms.addTo(this);
         for (Form f : forms) totalWeight += f.weight;
     }
 
-    private void add(String name, int weight, Consumer<Asm> emit) {
+    void add(String name, int weight, Consumer<Asm> emit) {
         forms.add(new Form(name, weight, emit));
     }
 
