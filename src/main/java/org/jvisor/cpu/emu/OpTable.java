@@ -352,6 +352,23 @@ final class OpTable {
 
     static final int MEM_ONLY = 1 << 20, REG_ONLY = 1 << 21;
 
+    /**
+     * The 66-prefixed SSE4.1 forms of the 0F38 (0x1xx) and 0F3A (0x2xx) maps: lane arithmetic
+     * joins PINT (computed half by half like SSE2's), the rest goes to {@link Sse41}.
+     */
+    private static boolean sse41(Decoder d, int k) {
+        switch (k) {
+            case 0x128, 0x129, 0x137, 0x138, 0x139, 0x13A, 0x13B, 0x13C, 0x13D, 0x13E, 0x13F, 0x140 -> set(d, Op.PINT, k);
+            case 0x12A -> { if (d.mod == 3) return false; set(d, Op.MOVDQA_LOAD, 0); } // MOVNTDQA
+            case 0x110, 0x114, 0x115, 0x117, 0x120, 0x121, 0x122, 0x123, 0x124, 0x125, 0x12B, 0x130, 0x131, 0x132,
+                    0x133, 0x134, 0x135, 0x141, 0x208, 0x209, 0x20A, 0x20B, 0x20C, 0x20D, 0x20E, 0x214, 0x215, 0x216,
+                    0x217, 0x220, 0x221, 0x222, 0x240, 0x241, 0x242 -> set(d, Op.SSE41, k);
+            default -> { return false; }
+        }
+        d.sz = 16;
+        return true;
+    }
+
     private static void def(int opc, int pfx, int op, int aux) {
         SSE_OP[opc * 4 + pfx] = op;
         SSE_AUX[opc * 4 + pfx] = aux;
@@ -454,14 +471,16 @@ final class OpTable {
     private static void map0F38(Decoder d) {
         int pfx = ssePrefix(d);
         int b = d.opc;
+        if (pfx == 1 && sse41(d, 0x100 | b)) return;
         if (pfx > 1 || !(b <= 0x0B || (b >= 0x1C && b <= 0x1E))) return;
         if (pfx == 1) { set(d, Op.PINT, 0x100 | b); d.sz = 16; }
         else { set(d, Op.MMX, 0x100 | b); d.sz = 8; }
     }
 
     private static void map0F3A(Decoder d) {
-        if (d.opc != 0x0F) return;
         int pfx = ssePrefix(d);
+        if (pfx == 1 && sse41(d, 0x200 | d.opc)) return;
+        if (d.opc != 0x0F) return;
         if (pfx == 1) { set(d, Op.PALIGNR, 0); d.sz = 16; }
         else if (pfx == 0) { set(d, Op.MMX, 0x200 | 0x0F); d.sz = 8; }
     }

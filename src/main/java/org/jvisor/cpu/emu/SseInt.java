@@ -79,7 +79,7 @@ final class SseInt {
     }
 
     /** Narrows the elements of lo then hi (each {@code bits} wide) to half width, saturating. */
-    private static long pack(long lo, long hi, int bits, boolean signed) {
+    static long pack(long lo, long hi, int bits, boolean signed) {
         int n = 64 / bits, out = bits / 2;
         long r = 0;
         for (int k = 0; k < 2 * n; k++) {
@@ -132,6 +132,9 @@ final class SseInt {
             case 0xFB: return a - b;
             case 0x74: return cmpeq(a, b);
             case 0xF4: return (a & 0xFFFFFFFFL) * (b & 0xFFFFFFFFL);
+            case 0x128: return (long) (int) a * (int) b; // PMULDQ
+            case 0x129: return a == b ? -1 : 0; // PCMPEQQ
+            case 0x137: return a > b ? -1 : 0; // PCMPGTQ
             case 0xF6: {
                 long sum = 0;
                 for (int k = 0; k < 8; k++) sum += Math.abs(lane(a, k, 8) - lane(b, k, 8));
@@ -168,8 +171,8 @@ final class SseInt {
 
     private static int bitsOf(int opc) {
         return switch (opc) {
-            case 0x64, 0xFC, 0xF8, 0xD8, 0xDC, 0xE8, 0xEC, 0xDA, 0xDE, 0xE0, 0x108, 0x11C -> 8;
-            case 0x66, 0x76, 0xFE, 0xFA, 0x10A, 0x11E -> 32;
+            case 0x64, 0xFC, 0xF8, 0xD8, 0xDC, 0xE8, 0xEC, 0xDA, 0xDE, 0xE0, 0x108, 0x11C, 0x138, 0x13C -> 8;
+            case 0x66, 0x76, 0xFE, 0xFA, 0x10A, 0x11E, 0x139, 0x13B, 0x13D, 0x13F, 0x140 -> 32;
             default -> 16;
         };
     }
@@ -189,10 +192,11 @@ final class SseInt {
                 case 0xDC, 0xDD -> satU(ua + ub, bits);
                 case 0xE8, 0xE9 -> satS(sa - sb, bits);
                 case 0xEC, 0xED -> satS(sa + sb, bits);
-                case 0xDA -> Math.min(ua, ub);
-                case 0xDE -> Math.max(ua, ub);
-                case 0xEA -> Math.min(sa, sb);
-                case 0xEE -> Math.max(sa, sb);
+                case 0xDA, 0x13A, 0x13B -> Math.min(ua, ub);
+                case 0xDE, 0x13E, 0x13F -> Math.max(ua, ub);
+                case 0xEA, 0x138, 0x139 -> Math.min(sa, sb);
+                case 0xEE, 0x13C, 0x13D -> Math.max(sa, sb);
+                case 0x140 -> sa * sb;
                 case 0xE0, 0xE3 -> (ua + ub + 1) >>> 1;
                 case 0xD5 -> sa * sb;
                 case 0xE5 -> (sa * sb) >> 16;

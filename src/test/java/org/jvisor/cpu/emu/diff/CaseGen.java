@@ -27,6 +27,7 @@ final class CaseGen {
         sseForms();
         x87Forms();
         MmxForms.addTo(this);
+        Sse41Forms.addTo(this);
         for (Form f : forms) totalWeight += f.weight;
     }
 
