@@ -6,6 +6,9 @@ package org.jvisor.cpu.emu;
  * RDTSCP, an invariant 1 GHz TSC (leaf 0x15), an xAPIC with the TSC-deadline timer; no AVX, no
  * XSAVE, no x2APIC. MMX is part of the x86-64 baseline: glibc's loader refuses to start without it. The hypervisor leaves say KVM so that the guest uses kvmclock
  * (only the clock is offered there; no other paravirtual feature).
+ * The vendor is AuthenticAMD, as QEMU's qemu64 says: glibc up to at least 2.36 reads no leaf-1
+ * features at all for a vendor it does not know, so with a vendor of our own every dynamically
+ * linked program failed its x86-64 baseline check.
  * The CPU never executes speculatively, so IA32_ARCH_CAPABILITIES states it is not affected by
  * Meltdown, MDS, TAA and their relatives (and the guest skips page-table isolation).
  */
@@ -20,6 +23,16 @@ public final class CpuidModel {
     // Leaf 0x80000001 EDX: SYSCALL, NX, 1 GiB pages, RDTSCP, LM; ECX: LAHF_LM, ABM (LZCNT).
     public static final int X1_EDX = 1 << 11 | 1 << 20 | 1 << 26 | 1 << 27 | 1 << 29;
     public static final int X1_ECX = 1 | 1 << 5;
+    /**
+     * Family 15, model 107, stepping 1, QEMU's qemu64 signature: an AMD part old enough that
+     * neither Linux nor glibc applies model-specific quirks or MSR probes to it.
+     */
+    static final long SIGNATURE = 0x00060FB1L;
+    // Caches as AMD's leaves 0x80000005/6 describe them (64 KiB L1s, 512 KiB L2, 16 MiB L3, 64-byte
+    // lines): glibc sizes its memcpy thresholds from them and would otherwise see no cache at all.
+    static final int L1D_CACHE = 64 << 24 | 2 << 16 | 1 << 8 | 64, L1I_CACHE = L1D_CACHE;
+    static final int L2_CACHE = 512 << 16 | 4 << 12 | 1 << 8 | 64;
+    static final int L3_CACHE = 16 << 19 | 4 << 12 | 1 << 8 | 64; // size in 512 KiB units
     /** The TSC runs at 1 GHz: it counts nanoseconds. */
     public static final long TSC_HZ = 1_000_000_000L;
 
@@ -33,8 +46,8 @@ public final class CpuidModel {
         int leaf = (int) c.r[Reg.AX], sub = (int) c.r[Reg.CX];
         long a = 0, b = 0, cx = 0, d = 0;
         switch (leaf) {
-            case 0 -> { a = 0x15; b = str("jvis"); d = str("orJV"); cx = str("isor"); } // vendor "jvisorJVisor"
-            case 1 -> { a = 0x000606A0L; b = 0x00010800; cx = L1_ECX & 0xFFFFFFFFL; d = L1_EDX; }
+            case 0 -> { a = 0x15; b = str("Auth"); d = str("enti"); cx = str("cAMD"); }
+            case 1 -> { a = SIGNATURE; b = 0x00010800; cx = L1_ECX & 0xFFFFFFFFL; d = L1_EDX; }
             case 7 -> { if (sub == 0) d = 1L << 29; } // ARCH_CAPABILITIES: see Msrs.ARCH_CAPABILITIES
             case 0x15 -> { a = 1; b = 1; cx = TSC_HZ; } // TSC = 1/1 of a 1 GHz crystal
             case 0x40000000 -> { a = 0x40000001L; b = str("KVMK"); cx = str("VMKV"); d = str("M\0\0\0"); }
@@ -43,6 +56,8 @@ public final class CpuidModel {
             case 0x80000001 -> { cx = X1_ECX; d = X1_EDX & 0xFFFFFFFFL; }
             case 0x80000002 -> { a = str("jvis"); b = str("or s"); cx = str("oftw"); d = str("are "); }
             case 0x80000003 -> { a = str("x86-"); b = str("64 C"); cx = str("PU\0\0"); }
+            case 0x80000005 -> { cx = L1D_CACHE; d = L1I_CACHE; }
+            case 0x80000006 -> { cx = L2_CACHE; d = L3_CACHE; }
             case 0x80000007 -> d = 1 << 8; // invariant TSC
             case 0x80000008 -> a = 0x3028; // 40 physical, 48 linear address bits
             default -> { }

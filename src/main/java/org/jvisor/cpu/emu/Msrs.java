@@ -12,7 +12,8 @@ public final class Msrs {
             BIOS_SIGN_ID = 0x8B, ARCH_CAPABILITIES = 0x10A, MTRRCAP = 0xFE, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175, SYSENTER_EIP = 0x176,
             MCG_CAP = 0x179, MCG_STATUS = 0x17A, MISC_ENABLE = 0x1A0, PAT = 0x277, MTRR_DEF_TYPE = 0x2FF,
             EFER = 0xC0000080, STAR = 0xC0000081, LSTAR = 0xC0000082, CSTAR = 0xC0000083, SFMASK = 0xC0000084,
-            FS_BASE = 0xC0000100, GS_BASE = 0xC0000101, KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103;
+            FS_BASE = 0xC0000100, GS_BASE = 0xC0000101, KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103,
+            SYSCFG = 0xC0010010, HWCR = 0xC0010015, INT_PENDING_MSG = 0xC0010055;
 
     private final Map<Integer, Long> values = new HashMap<>();
 
@@ -40,6 +41,12 @@ public final class Msrs {
         values.put(SFMASK, 0L);
         values.put(KERNEL_GS_BASE, 0L);
         values.put(TSC_AUX, 0L);
+        // AMD's: the vendor is AuthenticAMD (see CpuidModel), and Linux reads these without a fault
+        // handler on that vendor. No memory encryption, no extended MTRR fields; the TSC counts
+        // at the P0 frequency; C1E is never entered (the erratum-400 idle loop asks).
+        values.put(SYSCFG, 0L);
+        values.put(HWCR, 1L << 24);
+        values.put(INT_PENDING_MSG, 0L);
         for (int i = 0x200; i < 0x210; i++) values.put(i, 0L);   // variable-range MTRRs
         for (int i : new int[] {0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F}) values.put(i, 0L);
     }
