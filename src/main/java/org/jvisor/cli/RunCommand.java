@@ -21,7 +21,9 @@ import org.jvisor.loader.KernelImageException;
 import org.jvisor.sys.Terminal;
 import org.jvisor.vmm.Machine;
 import org.jvisor.vmm.MachineExit;
+import org.jvisor.kit.cloudinit.CloudInitSeed;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -47,6 +49,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--rng", description = "a virtio-rng device fed from the host's entropy") boolean rng;
     @Option(names = "--balloon", description = "a virtio-balloon device (inflated pages go back to the host)") boolean balloon;
     @Option(names = "--no-reboot", description = "exit (code 0) when the guest reboots instead of restarting it") boolean noReboot;
+    @Mixin CloudInitOptions cloudInit = new CloudInitOptions();
 
     private volatile Machine current;
     private volatile boolean quit;
@@ -91,6 +94,12 @@ final class RunCommand implements Callable<Integer> {
             } catch (BadInput e) {
                 return bad("--disk " + d + ": " + e.getMessage());
             }
+        }
+        try {
+            Path seed = cloudInit.writeSeed();
+            if (seed != null) diskSpecs.add(new DiskSpec(seed, "raw", true, "cidata"));
+        } catch (CloudInitSeed.SeedException e) {
+            return bad(e.getMessage());
         }
         List<NetSpec> netSpecs = new ArrayList<>();
         for (String n : nets) {
