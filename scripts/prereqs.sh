@@ -13,6 +13,11 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v ip >/dev/null || need+=(iproute2)
 command -v python3 >/dev/null || need+=(python3)
 command -v mvn >/dev/null || need+=(maven)
+command -v debootstrap >/dev/null || need+=(debootstrap)   # the Debian template the guest tests boot
+command -v sfdisk >/dev/null || need+=(fdisk)
+command -v fsck.vfat >/dev/null || need+=(dosfstools)      # checks the cloud-init seed volume
+command -v mcopy >/dev/null || need+=(mtools)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "prereqs: please install: ${need[*]}" >&2; exit 2; fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"

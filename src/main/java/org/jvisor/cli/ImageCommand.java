@@ -19,11 +19,12 @@ import picocli.CommandLine.Parameters;
 /** {@code jvisor image}: disk image tools with qemu-img's commands, options and exit codes. */
 @Command(name = "image", description = "Create, inspect, convert and check disk images (qemu-img compatible).",
         subcommands = {ImageCommand.Create.class, ImageCommand.Info.class, ImageCommand.Convert.class,
-                ImageCommand.Resize.class, ImageCommand.Snapshot.class, ImageCommand.Commit.class, ImageCommand.Check.class})
+                ImageCommand.Resize.class, ImageCommand.Snapshot.class, ImageCommand.Commit.class, ImageCommand.Check.class,
+                ImageDebianCommand.class})
 final class ImageCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        System.err.println("jvisor image: a subcommand is needed (create, info, convert, resize, snapshot, commit, check)");
+        System.err.println("jvisor image: a subcommand is needed (create, info, convert, resize, snapshot, commit, check, debian)");
         return 2;
     }
 
