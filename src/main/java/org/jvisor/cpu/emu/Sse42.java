@@ -8,8 +8,16 @@ import static org.jvisor.cpu.emu.Lanes.*;
  * with every imm8 mode of SDM vol. 2, 4.1.
  */
 final class Sse42 {
-    /** CRC-32C (Castagnoli), bit-reflected; the instruction neither pre- nor post-inverts. */
-    private static final int CRC32C = 0x82F63B78;
+    /** CRC-32C (Castagnoli), bit-reflected, a byte at a time; the instruction neither pre- nor post-inverts. */
+    private static final int[] CRC32C = new int[256];
+
+    static {
+        for (int n = 0; n < 256; n++) {
+            int crc = n;
+            for (int b = 0; b < 8; b++) crc = (crc >>> 1) ^ (0x82F63B78 & -(crc & 1));
+            CRC32C[n] = crc;
+        }
+    }
 
     private Sse42() {}
 
@@ -22,10 +30,7 @@ final class Sse42 {
         int sz = i.aux == 0x1F0 ? 1 : i.sz;
         long v = c.rmOp(i, sz);
         int crc = (int) c.r[i.reg];
-        for (int k = 0; k < sz; k++) {
-            crc ^= (int) (v >>> (8 * k)) & 0xFF;
-            for (int b = 0; b < 8; b++) crc = (crc >>> 1) ^ (CRC32C & -(crc & 1));
-        }
+        for (int k = 0; k < sz; k++) crc = (crc >>> 8) ^ CRC32C[(crc ^ (int) (v >>> (8 * k))) & 0xFF];
         c.setReg(i.reg, 8, crc & 0xFFFFFFFFL);
     }
 
