@@ -2,10 +2,14 @@ package org.jvisor.cpu.emu;
 
 /**
  * The CPU model the guest sees through CPUID. It advertises only what the emulator implements:
- * x86-64 with MMX, SSE, SSE2, SSE3, SSSE3, SSE4.1, SSE4.2 (x86-64-v2), CX8, CX16, CMOV, FXSR, POPCNT, LZCNT, NX, 1 GiB pages,
- * RDTSCP, an invariant 1 GHz TSC (leaf 0x15), an xAPIC with the TSC-deadline timer; no AVX, no
- * XSAVE, no x2APIC. MMX is part of the x86-64 baseline: glibc's loader refuses to start without it. The hypervisor leaves say KVM so that the guest uses kvmclock
- * (only the clock is offered there; no other paravirtual feature).
+ * x86-64 with MMX, SSE, SSE2, SSE3, SSSE3, SSE4.1, SSE4.2 (so x86-64-v2), CX8, CX16, CMOV, FXSR,
+ * POPCNT, LZCNT, NX, 1 GiB pages, RDTSCP, an invariant 1 GHz TSC (leaf 0x15), an xAPIC with the
+ * TSC-deadline timer; no AVX, no XSAVE, no x2APIC. The hypervisor leaves say KVM so that the
+ * guest uses kvmclock (only the clock is offered there; no other paravirtual feature).
+ * The vendor is GenuineIntel, matching the family 6 signature of leaf 1: glibc (2.36, Debian 12)
+ * reads leaf 1 only for the vendors it knows, so with any other vendor it sees no feature at all
+ * and its loader refuses every dynamically linked program ("CPU ISA level is lower than
+ * required"); the x86-64 baseline it checks includes MMX. The brand string still says jvisor.
  * The CPU never executes speculatively, so IA32_ARCH_CAPABILITIES states it is not affected by
  * Meltdown, MDS, TAA and their relatives (and the guest skips page-table isolation).
  */
@@ -33,7 +37,7 @@ public final class CpuidModel {
         int leaf = (int) c.r[Reg.AX], sub = (int) c.r[Reg.CX];
         long a = 0, b = 0, cx = 0, d = 0;
         switch (leaf) {
-            case 0 -> { a = 0x15; b = str("jvis"); d = str("orJV"); cx = str("isor"); } // vendor "jvisorJVisor"
+            case 0 -> { a = 0x15; b = str("Genu"); d = str("ineI"); cx = str("ntel"); } // vendor "GenuineIntel"
             case 1 -> { a = 0x000606A0L; b = 0x00010800; cx = L1_ECX & 0xFFFFFFFFL; d = L1_EDX; }
             case 7 -> { if (sub == 0) d = 1L << 29; } // ARCH_CAPABILITIES: see Msrs.ARCH_CAPABILITIES
             case 0x15 -> { a = 1; b = 1; cx = TSC_HZ; } // TSC = 1/1 of a 1 GHz crystal
