@@ -2,13 +2,15 @@ package org.jvisor.cpu.emu;
 
 /**
  * The CPU model the guest sees through CPUID. It advertises only what the emulator implements:
- * x86-64 with MMX, SSE, SSE2, SSE3, SSSE3, SSE4.1, CX8, CX16, CMOV, FXSR, POPCNT, LZCNT, NX, 1 GiB pages,
- * RDTSCP, an invariant 1 GHz TSC (leaf 0x15), an xAPIC with the TSC-deadline timer; no AVX, no
- * XSAVE, no x2APIC. MMX is part of the x86-64 baseline: glibc's loader refuses to start without it. The hypervisor leaves say KVM so that the guest uses kvmclock
- * (only the clock is offered there; no other paravirtual feature).
- * The vendor is AuthenticAMD, as QEMU's qemu64 says: glibc up to at least 2.36 reads no leaf-1
- * features at all for a vendor it does not know, so with a vendor of our own every dynamically
- * linked program failed its x86-64 baseline check.
+ * x86-64 with MMX, SSE, SSE2, SSE3, SSSE3, SSE4.1, SSE4.2 (so x86-64-v2), CX8, CX16, CMOV, FXSR,
+ * POPCNT, LZCNT, NX, 1 GiB pages, RDTSCP, an invariant 1 GHz TSC (leaf 0x15), an xAPIC with the
+ * TSC-deadline timer; no AVX, no XSAVE, no x2APIC. The hypervisor leaves say KVM so that the
+ * guest uses kvmclock (only the clock is offered there; no other paravirtual feature).
+ * The vendor is AuthenticAMD, as QEMU's qemu64 says: glibc (2.36, Debian 12) reads leaf 1 only
+ * for the vendors it knows, so with a vendor of our own it saw no feature at all and its loader
+ * refused every dynamically linked program ("CPU ISA level is lower than required"). AMD rather
+ * than Intel because AMD describes its caches in leaves 0x80000005/6, which are simple to model,
+ * and Linux applies no model quirks to an old family-15 part. The brand string says jvisor.
  * The CPU never executes speculatively, so IA32_ARCH_CAPABILITIES states it is not affected by
  * Meltdown, MDS, TAA and their relatives (and the guest skips page-table isolation).
  */
@@ -16,8 +18,8 @@ public final class CpuidModel {
     // Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 APIC MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2.
     public static final int L1_EDX = 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 12 | 1 << 13 | 1 << 15
             | 1 << 16 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
-    // Leaf 1 ECX: SSE3, SSSE3, CX16, SSE4.1, POPCNT, TSC-deadline timer, and "running under a hypervisor".
-    public static final int L1_ECX = 1 | 1 << 9 | 1 << 13 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 31;
+    // Leaf 1 ECX: SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT, TSC-deadline timer, and "running under a hypervisor".
+    public static final int L1_ECX = 1 | 1 << 9 | 1 << 13 | 1 << 19 | 1 << 20 | 1 << 23 | 1 << 24 | 1 << 31;
     /** Leaf 0x40000001 EAX: kvmclock (CLOCKSOURCE2) with a stable TSC. */
     public static final int KVM_FEATURES = 1 << 3 | 1 << 24;
     // Leaf 0x80000001 EDX: SYSCALL, NX, 1 GiB pages, RDTSCP, LM; ECX: LAHF_LM, ABM (LZCNT).

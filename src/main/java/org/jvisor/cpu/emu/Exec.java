@@ -127,6 +127,7 @@ final class Exec {
                     Op.MOVD_E_X, Op.MOVQ_X_XM, Op.MOVQ_XM_X, Op.MASKMOVDQU -> SseMove.exec(c, i);
             case Op.PINT -> SseInt.exec(c, i);
             case Op.SSE41 -> Sse41.exec(c, i);
+            case Op.SSE42 -> Sse42.exec(c, i);
             case Op.PSHIFT_I -> SseInt.shiftImm(c, i);
             case Op.PSHUFD, Op.PSHUFHW, Op.PSHUFLW, Op.SHUFPS, Op.SHUFPD, Op.UNPCKLPS, Op.UNPCKHPS, Op.PINSRW,
                     Op.PEXTRW, Op.PALIGNR, Op.MOVMSKPS, Op.MOVMSKPD, Op.PMOVMSKB -> SseShuffle.exec(c, i);

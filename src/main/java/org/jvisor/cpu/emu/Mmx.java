@@ -9,8 +9,8 @@ import org.jvisor.cpu.Vectors;
  * MMX: eight 64-bit registers that are the significands of the x87 physical registers (mm<i>i</i>
  * is {@code X87.mant[i]}, whatever TOP is), and the instructions on them. The lane arithmetic is
  * SSE2's ({@link SseInt#op64}, the shuffle, mask and conversion cores); what is MMX's own is the
- * x87 interplay of SDM vol. 1 ch. 9.5: an instruction that touches an MMX register sets TOP to 0
- * and every tag valid, and a write to mm<i>i</i> sets that register's sign and exponent to all
+ * x87 interplay of SDM vol. 1 ch. 9.5 and vol. 3 ch. 12.2: an instruction that touches an MMX
+ * register sets TOP to 0 and every tag valid, and a write to mm<i>i</i> sets that register's sign and exponent to all
  * ones, so x87 code that runs afterwards without EMMS sees NaNs rather than stale numbers.
  *
  * <p>{@link Insn#aux}: the opcode for the 0F map (0x1xx for 0F38, 0x2xx for 0F3A), {@link #P66},
@@ -64,8 +64,8 @@ final class Mmx {
     }
 
     /**
-     * EMMS: all tags empty. The host this is verified on (AMD) also resets TOP to 0, as the
-     * other MMX instructions do; the SDM mentions only the tags.
+     * EMMS: all tags empty; TOP goes to 0 as for every MMX instruction (SDM vol. 3, 12.2, though
+     * EMMS's own page names only the tags; the host CPU agrees).
      */
     static void emms(Cpu c) {
         check(c);

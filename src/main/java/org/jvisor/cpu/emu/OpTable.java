@@ -472,6 +472,11 @@ final class OpTable {
         int pfx = ssePrefix(d);
         int b = d.opc;
         if (pfx == 1 && sse41(d, 0x100 | b)) return;
+        if (pfx == 3 && (b == 0xF0 || b == 0xF1)) { // CRC32 r, r/m8 and r, r/m16/32/64
+            set(d, Op.SSE42, 0x100 | b);
+            if (b == 0xF0) d.sz = 1;
+            return;
+        }
         if (pfx > 1 || !(b <= 0x0B || (b >= 0x1C && b <= 0x1E))) return;
         if (pfx == 1) { set(d, Op.PINT, 0x100 | b); d.sz = 16; }
         else { set(d, Op.MMX, 0x100 | b); d.sz = 8; }
@@ -480,6 +485,7 @@ final class OpTable {
     private static void map0F3A(Decoder d) {
         int pfx = ssePrefix(d);
         if (pfx == 1 && sse41(d, 0x200 | d.opc)) return;
+        if (pfx == 1 && d.opc >= 0x60 && d.opc <= 0x63) { set(d, Op.SSE42, 0x200 | d.opc); d.sz = 16; return; }
         if (d.opc != 0x0F) return;
         if (pfx == 1) { set(d, Op.PALIGNR, 0); d.sz = 16; }
         else if (pfx == 0) { set(d, Op.MMX, 0x200 | 0x0F); d.sz = 8; }

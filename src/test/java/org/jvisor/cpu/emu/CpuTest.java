@@ -177,5 +177,15 @@ class CpuTest {
         run("0fa2f4");
         assertEquals(CpuidModel.L1_EDX & 0xFFFFFFFFL, cpu.r[Reg.DX]);
         assertEquals(CpuidModel.L1_ECX & 0xFFFFFFFFL, cpu.r[Reg.CX]);
+        // A vendor glibc knows, or it never reads leaf 1 and refuses dynamically linked programs.
+        cpu.r[Reg.AX] = 0;
+        run("0fa2f4");
+        byte[] v = new byte[12];
+        for (int k = 0; k < 4; k++) {
+            v[k] = (byte) (cpu.r[Reg.BX] >>> (8 * k));
+            v[4 + k] = (byte) (cpu.r[Reg.DX] >>> (8 * k));
+            v[8 + k] = (byte) (cpu.r[Reg.CX] >>> (8 * k));
+        }
+        assertEquals("GenuineIntel", new String(v, java.nio.charset.StandardCharsets.US_ASCII));
     }
 }

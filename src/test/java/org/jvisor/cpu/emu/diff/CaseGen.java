@@ -28,6 +28,7 @@ final class CaseGen {
         x87Forms();
         MmxForms.addTo(this);
         Sse41Forms.addTo(this);
+        Sse42Forms.addTo(this);
         for (Form f : forms) totalWeight += f.weight;
     }
 
