@@ -29,9 +29,11 @@ import org.jvisor.block.ImageOps;
  */
 public final class DebianImage {
     /** Bump when the image's contents change for the same spec, so cached templates are rebuilt. */
-    public static final int LAYOUT = 1;
+    public static final int LAYOUT = 2;
     public static final List<String> BASE_PACKAGES = List.of("systemd-sysv", "udev", "kmod", "dbus", "iproute2", "procps",
-            "openssh-server", "sudo", "linux-image-amd64", "cloud-init", "less", "ca-certificates");
+            "openssh-server", "sudo", "e2fsprogs", "linux-image-amd64", "cloud-init", "less", "ca-certificates");
+    static final List<String> INITRAMFS_MODULES = List.of("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net",
+            "virtio_console", "crc32c_generic", "crc32c-intel", "ext4");
     static final long PART_START = 1L << 20; // 1 MiB, as partitioners align
 
     /**
@@ -137,6 +139,11 @@ public final class DebianImage {
     /** apt-get install in the new system, with /proc, /sys and /dev/pts mounted and no service started. */
     private static void install(Path root, List<String> pkgs, Consumer<String> log) throws IOException, InterruptedException, BuildException {
         write(root, "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n");
+        // Written before the kernel is installed, so its first initramfs is already the small one: only
+        // what a VM's root needs (virtio, ext4), not "most" of the drivers, which a software CPU would
+        // spend most of a minute unpacking and probing on every boot.
+        write(root, "etc/initramfs-tools/conf.d/jvisor.conf", "MODULES=list\n");
+        write(root, "etc/initramfs-tools/modules", String.join("\n", INITRAMFS_MODULES) + "\n");
         root.resolve("usr/sbin/policy-rc.d").toFile().setExecutable(true);
         String r = root.toString();
         run(log, "mount", "-t", "proc", "proc", r + "/proc");
@@ -189,6 +196,14 @@ public final class DebianImage {
 
                 [Install]
                 WantedBy=multi-user.target
+                """);
+        // A software CPU boots several times slower than hardware: systemd's 90 s default for a job
+        // (a device to appear, a service to start) was seen to expire on jvisor before udev had
+        // announced /dev/ttyS0, which took the serial getty with it.
+        write(root, "etc/systemd/system.conf.d/50-jvisor-timeouts.conf", """
+                [Manager]
+                DefaultTimeoutStartSec=600s
+                DefaultDeviceTimeoutSec=600s
                 """);
         // Likewise the machine id: empty means "first boot", and systemd makes one.
         write(root, "etc/machine-id", "");
