@@ -71,9 +71,9 @@ public final class Ext4 {
         long table = Le.u32(d, 0x8) | (sb.descSize() >= 64 ? Le.u32(d, 0x28) << 32 : 0);
         long byteInTable = index * sb.inodeSize();
         checkBlocks(table + byteInTable / sb.blockSize(), 1, "group " + group + "'s inode table");
-        byte[] raw = volume.read(table * sb.blockSize() + byteInTable, 160 <= sb.inodeSize() ? 160 : 128);
+        byte[] raw = volume.read(table * sb.blockSize() + byteInTable, sb.inodeSize());
         long size = Le.u32(raw, 0x4) | Le.u32(raw, 0x6C) << 32;
-        return new Ext4Inode(ino, Le.u16(raw, 0), size, Le.u32(raw, 0x20), java.util.Arrays.copyOfRange(raw, 0x28, 0x28 + 60));
+        return new Ext4Inode(ino, Le.u16(raw, 0), size, Le.u32(raw, 0x20), java.util.Arrays.copyOfRange(raw, 0x28, 0x28 + 60), raw);
     }
 
     /** The whole file, refused when larger than max bytes; holes read as zeros. */
@@ -87,8 +87,10 @@ public final class Ext4 {
         int size = (int) in.size();
         byte[] out = new byte[size];
         if (in.hasFlag(Ext4Inode.FL_INLINE_DATA)) {
-            if (size > 60) throw new BootException("ext4: inode " + in.number() + " has " + size + " bytes of inline data; only up to 60 are supported");
-            System.arraycopy(in.iBlock(), 0, out, 0, size);
+            byte[] rest = InlineData.continuation(in);
+            if (size > 60 + rest.length) throw new BootException("ext4: inode " + in.number() + " claims " + size + " bytes of inline data but holds " + (60 + rest.length));
+            System.arraycopy(in.iBlock(), 0, out, 0, Math.min(60, size));
+            if (size > 60) System.arraycopy(rest, 0, out, 60, size - 60);
             return out;
         }
         int bs = sb.blockSize();
@@ -110,9 +112,8 @@ public final class Ext4 {
         Ext4Inode in = inode(ino);
         if (!in.isDirectory()) throw new BootException("ext4: inode " + ino + " is not a directory");
         if (in.hasFlag(Ext4Inode.FL_INLINE_DATA)) {
-            byte[] data = read(in, 60);
             List<DirEntry> parent = List.of(new DirEntry("..", Le.u32(in.iBlock(), 0), 2));
-            return Ext4Directory.parseInline(parent, data, hasFileType());
+            return Ext4Directory.parseInline(parent, in.iBlock(), InlineData.continuation(in), hasFileType());
         }
         return Ext4Directory.parse(read(in, MAX_DIRECTORY), sb.blockSize(), hasFileType(), ino);
     }

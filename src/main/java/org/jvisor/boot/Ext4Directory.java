@@ -21,9 +21,11 @@ final class Ext4Directory {
         return out;
     }
 
-    static List<DirEntry> parseInline(List<DirEntry> parent, byte[] data, boolean fileType) throws BootException {
+    /** An inline directory: the parent's inode number, then entries in i_block and on in the system.data xattr. */
+    static List<DirEntry> parseInline(List<DirEntry> parent, byte[] iBlock, byte[] rest, boolean fileType) throws BootException {
         List<DirEntry> out = new ArrayList<>(parent);
-        if (data.length > 4) entries(data, 4, data.length, fileType, 0, out);
+        entries(iBlock, 4, iBlock.length, fileType, 0, out);
+        entries(rest, 0, rest.length, fileType, 0, out);
         return out;
     }
 
