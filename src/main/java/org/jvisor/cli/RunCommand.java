@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jvisor.block.BlockException;
 import org.jvisor.block.Images;
+import org.jvisor.boot.BootEntry;
 import org.jvisor.devices.virtio.Balloon;
 import org.jvisor.devices.virtio.Block;
 import org.jvisor.devices.virtio.Entropy;
@@ -72,13 +73,24 @@ final class RunCommand implements Callable<Integer> {
         if (cpus != 1) return bad("--cpus " + cpus + ": only 1 vCPU is supported for now");
         byte[] kernelBytes, initrdBytes;
         try {
-            if (kernel == null || initrd == null) {
-                GuestKit.Kit kit = GuestKit.ensure(System.err::println);
-                if (kernel == null) kernel = kit.vmlinux();
-                if (initrd == null && (kernel.equals(kit.vmlinux()) || kernel.equals(kit.kernel()))) initrd = kit.initramfs();
+            BootEntry fromDisk = null;
+            if (kernel == null && !disks.isEmpty()) {
+                DiskSpec first = DiskSpec.parse(disks.getFirst(), 0);
+                fromDisk = DiskBootHook.find(first.path(), first.format(), System.err);
             }
-            kernelBytes = readInput(kernel, "kernel");
-            initrdBytes = initrd == null ? null : readInput(initrd, "initrd");
+            if (fromDisk != null) {
+                kernelBytes = fromDisk.kernel();
+                initrdBytes = initrd != null ? readInput(initrd, "initrd") : fromDisk.initrd();
+                if (cmdline == null) cmdline = DiskBootHook.cmdline(fromDisk);
+            } else {
+                if (kernel == null || initrd == null) {
+                    GuestKit.Kit kit = GuestKit.ensure(System.err::println);
+                    if (kernel == null) kernel = kit.vmlinux();
+                    if (initrd == null && (kernel.equals(kit.vmlinux()) || kernel.equals(kit.kernel()))) initrd = kit.initramfs();
+                }
+                kernelBytes = readInput(kernel, "kernel");
+                initrdBytes = initrd == null ? null : readInput(initrd, "initrd");
+            }
         } catch (BadInput e) {
             return bad(e.getMessage());
         } catch (IOException e) {
