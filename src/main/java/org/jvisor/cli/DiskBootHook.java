@@ -8,6 +8,8 @@ import org.jvisor.block.Images;
 import org.jvisor.boot.BootEntry;
 import org.jvisor.boot.BootException;
 import org.jvisor.boot.DiskBoot;
+import org.jvisor.loader.BzImage;
+import org.jvisor.loader.KernelImageException;
 
 /**
  * {@code jvisor run --disk D} without --kernel: boots what the first disk's bootloader config
@@ -32,9 +34,27 @@ final class DiskBootHook {
         }
     }
 
-    /** The entry's cmdline with the serial console jvisor's terminal shows, unless it names one already. */
+    /**
+     * The entry's cmdline with the serial console jvisor's terminal shows, unless it names one
+     * already, and panic=-1 (unless it sets panic=) so a guest panic ends jvisor with exit code 1.
+     */
     static String cmdline(BootEntry e) {
         String c = e.cmdline();
-        return c.contains("console=ttyS0") ? c : (c + " console=ttyS0").strip();
+        if (!c.contains("console=ttyS0")) c = c + " console=ttyS0";
+        if (!c.contains("panic=")) c = c + " panic=-1";
+        return c.strip();
+    }
+
+    /**
+     * The kernel as jvisor boots it fastest: a bzImage's payload is decompressed here, once, as the
+     * guest kit's kernel is, instead of by the guest's own decompressor on the software CPU (about
+     * 20 s of a boot). Anything the loader does not recognise is booted as it is.
+     */
+    static byte[] unpacked(byte[] kernel) {
+        try {
+            return BzImage.parse(kernel).vmlinux();
+        } catch (KernelImageException e) {
+            return kernel; // the boot itself reports what is wrong with it
+        }
     }
 }

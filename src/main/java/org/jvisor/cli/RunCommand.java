@@ -79,7 +79,7 @@ final class RunCommand implements Callable<Integer> {
                 fromDisk = DiskBootHook.find(first.path(), first.format(), System.err);
             }
             if (fromDisk != null) {
-                kernelBytes = fromDisk.kernel();
+                kernelBytes = DiskBootHook.unpacked(fromDisk.kernel());
                 initrdBytes = initrd != null ? readInput(initrd, "initrd") : fromDisk.initrd();
                 if (cmdline == null) cmdline = DiskBootHook.cmdline(fromDisk);
             } else {
