@@ -122,7 +122,8 @@ public final class ImageOps {
         return rc == JZlib.Z_STREAM_END ? (int) d.getTotalOut() : -1;
     }
 
-    static boolean isZero(ByteBuffer b) {
+    /** Whether every byte from b's position to its limit is zero. */
+    public static boolean isZero(ByteBuffer b) {
         for (int i = b.position(); i + 8 <= b.limit(); i += 8) if (b.getLong(i) != 0) return false;
         for (int i = b.limit() & ~7; i < b.limit(); i++) if (b.get(i) != 0) return false;
         return true;

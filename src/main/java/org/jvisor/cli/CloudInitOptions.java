@@ -36,10 +36,11 @@ final class CloudInitOptions {
         if (hostname != null && !hostname.matches("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")) {
             throw new SeedException("--hostname '" + hostname + "' is not a valid host name (letters, digits, '-')");
         }
-        byte[] data;
+        byte[] seedImage;
         if (userData != null) {
-            data = read(userData, "--cloud-init");
+            byte[] data = read(userData, "--cloud-init");
             CloudInitSeed.checkUserData(data);
+            seedImage = CloudInitSeed.build(data, hostname);
         } else {
             List<String> keys = new ArrayList<>();
             for (Path k : sshKeys) {
@@ -49,12 +50,12 @@ final class CloudInitOptions {
                 if (keys.isEmpty()) throw new SeedException("--ssh-key " + k + ": no key in the file");
             }
             if (password != null && password.isEmpty()) throw new SeedException("--password must not be empty");
-            data = CloudInitSeed.userData(hostname, keys, password).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            seedImage = CloudInitSeed.fromOptions(hostname, keys, password);
         }
         try {
             Path seed = Files.createTempFile("jvisor-cidata-", ".img");
             seed.toFile().deleteOnExit();
-            Files.write(seed, CloudInitSeed.build(data, hostname));
+            Files.write(seed, seedImage);
             return seed;
         } catch (IOException e) {
             throw new SeedException("cannot write the cloud-init seed disk: " + e.getMessage());

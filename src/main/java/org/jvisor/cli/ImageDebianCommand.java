@@ -41,6 +41,7 @@ final class ImageDebianCommand implements Callable<Integer> {
             System.err.println("jvisor image debian: --hostname '" + hostname + "' is not a valid host name");
             return 2;
         }
+        packages.removeIf(String::isBlank); // "--packages a,,b" or an empty list
         for (String p : packages) {
             if (!p.matches("[a-z0-9][a-z0-9+.-]*")) {
                 System.err.println("jvisor image debian: --packages: '" + p + "' is not a Debian package name");

@@ -29,7 +29,7 @@ import org.jvisor.block.ImageOps;
  */
 public final class DebianImage {
     /** Bump when the image's contents change for the same spec, so cached templates are rebuilt. */
-    public static final int LAYOUT = 2;
+    public static final int LAYOUT = 3;
     public static final List<String> BASE_PACKAGES = List.of("systemd-sysv", "udev", "kmod", "dbus", "iproute2", "procps",
             "openssh-server", "sudo", "e2fsprogs", "linux-image-amd64", "cloud-init", "less", "ca-certificates");
     static final List<String> INITRAMFS_MODULES = List.of("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net",
@@ -210,9 +210,15 @@ public final class DebianImage {
         Files.deleteIfExists(root.resolve("var/lib/dbus/machine-id"));
         if (Files.isDirectory(root.resolve("etc/cloud"))) {
             // Only the seed disk jvisor makes: probing cloud metadata servers would wait for a network that is not there.
+            // The built-in C.UTF-8 locale: cloud-init's default, en_US.UTF-8, is not generated in a
+            // minimal system, and its locale module failed making it. Ed25519 and ECDSA host keys
+            // only: an RSA key costs a software CPU tens of seconds on every first boot (user-data
+            // may ask for RSA).
             write(root, "etc/cloud/cloud.cfg.d/90-jvisor.cfg", """
                     datasource_list: [ NoCloud, None ]
                     network: {config: disabled}
+                    locale: C.UTF-8
+                    ssh_genkeytypes: [ed25519, ecdsa]
                     """);
         }
         run(log, "chroot", root.toString(), "systemctl", "enable", "systemd-networkd.service", "jvisor-ssh-host-keys.service");
@@ -237,16 +243,10 @@ public final class DebianImage {
                 buf.clear();
                 while (buf.hasRemaining() && in.read(buf, off + buf.position()) > 0) { }
                 buf.flip();
-                if (isZero(buf)) continue;
+                if (ImageOps.isZero(buf)) continue;
                 o.write(buf, PART_START + off);
             }
         }
-    }
-
-    private static boolean isZero(ByteBuffer b) {
-        for (int i = 0; i + 8 <= b.limit(); i += 8) if (b.getLong(i) != 0) return false;
-        for (int i = b.limit() & ~7; i < b.limit(); i++) if (b.get(i) != 0) return false;
-        return true;
     }
 
     private static void write(Path root, String rel, String text) throws IOException {

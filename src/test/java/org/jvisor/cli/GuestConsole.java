@@ -50,7 +50,8 @@ final class GuestConsole implements AutoCloseable {
         waitFor(what, 0, seconds);
     }
 
-    private void waitFor(String what, int from, int seconds) throws InterruptedException {
+    /** Waits for {@code what} to appear at or after offset {@code from} of the output. */
+    void waitFor(String what, int from, int seconds) throws InterruptedException {
         long end = System.nanoTime() + seconds * 1_000_000_000L;
         while (text.indexOf(what, from) < 0) {
             if (!process.isAlive()) throw new AssertionError("jvisor exited before '" + what + "':\n" + tail());

@@ -78,12 +78,28 @@ public final class CloudInitSeed {
     }
 
     /**
-     * The seed volume. The instance id follows the content, so changed data makes cloud-init run
-     * its per-instance modules again, and the same data does not.
+     * The seed volume for the user's own user-data. The instance id follows the content, so
+     * changed data makes cloud-init run its per-instance modules again, and the same data does not.
      */
     public static byte[] build(byte[] userData, String hostname) {
+        return build(userData, userData, hostname);
+    }
+
+    /**
+     * The seed for user-data made from options: its password hash has a random salt, so the
+     * instance id is taken from the same options with a fixed salt instead. Otherwise every start
+     * would look like a new instance to cloud-init, which would then make new SSH host keys.
+     */
+    public static byte[] fromOptions(String hostname, List<String> sshKeys, String password) {
+        byte[] userData = userData(hostname, sshKeys, password).getBytes(StandardCharsets.UTF_8);
+        String identity = hostname + "\n" + String.join("\n", sshKeys) + "\n"
+                + (password == null ? "" : hashPassword(password, "jvisor.instance"));
+        return build(userData, identity.getBytes(StandardCharsets.UTF_8), hostname);
+    }
+
+    private static byte[] build(byte[] userData, byte[] identity, String hostname) {
         String localHostname = hostname != null ? hostname : "debian";
-        String id = "jvisor-" + sha256(userData, localHostname).substring(0, 16);
+        String id = "jvisor-" + sha256(identity, localHostname).substring(0, 16);
         String metaData = "instance-id: " + id + "\nlocal-hostname: " + localHostname + "\n";
         return new FatImage("CIDATA")
                 .add("meta-data", metaData.getBytes(StandardCharsets.UTF_8))

@@ -88,5 +88,12 @@ class CloudInitSeedTest {
         assertTrue(ma.startsWith("instance-id: jvisor-") && ma.contains("local-hostname: h"), ma);
         assertNotEquals(ma, mb);
         assertArrayEquals(a, CloudInitSeed.build("#cloud-config\n".getBytes(), "h"));
+        // From options the password hash is salted afresh each time, yet the instance stays the same.
+        Path o1 = dir.resolve("o1.img"), o2 = dir.resolve("o2.img");
+        Files.write(o1, CloudInitSeed.fromOptions("h", List.of(), "pw"));
+        Files.write(o2, CloudInitSeed.fromOptions("h", List.of(), "pw"));
+        exec("mcopy", "-i", o1.toString(), "::meta-data", dir.resolve("m1").toString());
+        exec("mcopy", "-i", o2.toString(), "::meta-data", dir.resolve("m2").toString());
+        assertEquals(Files.readString(dir.resolve("m1")), Files.readString(dir.resolve("m2")));
     }
 }
