@@ -34,7 +34,7 @@ class DiskBootHookTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         BootEntry e = DiskBootHook.find(img, "raw", new PrintStream(err, true));
         assertEquals(1000, e.kernel().length);
-        assertTrue(DiskBootHook.cmdline(e).matches("root=UUID=\\S+ ro console=ttyS0"), DiskBootHook.cmdline(e));
+        assertTrue(DiskBootHook.cmdline(e).matches("root=UUID=\\S+ ro console=ttyS0 panic=-1"), DiskBootHook.cmdline(e));
         assertTrue(err.toString().startsWith("booting vmlinuz-6.1.0-18-amd64 from /dev/vda (ext4"), err.toString());
 
         Path data = tmp.resolve("data.img");

@@ -186,6 +186,6 @@ class CpuTest {
             v[4 + k] = (byte) (cpu.r[Reg.DX] >>> (8 * k));
             v[8 + k] = (byte) (cpu.r[Reg.CX] >>> (8 * k));
         }
-        assertEquals("GenuineIntel", new String(v, java.nio.charset.StandardCharsets.US_ASCII));
+        assertEquals("AuthenticAMD", new String(v, java.nio.charset.StandardCharsets.US_ASCII));
     }
 }
