@@ -15,6 +15,9 @@ import picocli.CommandLine.Option;
  * disk after the user's own, in a temporary file removed when jvisor exits.
  */
 final class CloudInitOptions {
+    /** A host name as RFC 1123 allows one label of it. */
+    static final String HOSTNAME = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+
     @Option(names = "--cloud-init", paramLabel = "USER-DATA", description = "a cloud-init user-data file for the guest (NoCloud seed disk)")
     Path userData;
     @Option(names = "--hostname", description = "the guest's host name, by cloud-init") String hostname;
@@ -33,7 +36,7 @@ final class CloudInitOptions {
             throw new SeedException("--ssh-key and --password make a user-data of their own: put them in " + userData
                     + " instead, or leave out --cloud-init");
         }
-        if (hostname != null && !hostname.matches("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")) {
+        if (hostname != null && !hostname.matches(HOSTNAME)) {
             throw new SeedException("--hostname '" + hostname + "' is not a valid host name (letters, digits, '-')");
         }
         byte[] seedImage;

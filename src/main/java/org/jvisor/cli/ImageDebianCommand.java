@@ -37,7 +37,7 @@ final class ImageDebianCommand implements Callable<Integer> {
             System.err.println("jvisor image debian: --release '" + release + "' is not a Debian release name (e.g. bookworm)");
             return 2;
         }
-        if (!hostname.matches("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")) {
+        if (!hostname.matches(CloudInitOptions.HOSTNAME)) {
             System.err.println("jvisor image debian: --hostname '" + hostname + "' is not a valid host name");
             return 2;
         }
