@@ -11,16 +11,18 @@ import java.util.List;
 import org.jvisor.block.BlockException;
 import org.jvisor.block.Images;
 import org.jvisor.boot.BootEntry;
-import org.jvisor.devices.virtio.Balloon;
-import org.jvisor.devices.virtio.Block;
-import org.jvisor.devices.virtio.Entropy;
-import org.jvisor.devices.virtio.Net;
-import org.jvisor.sys.NativeException;
-import org.jvisor.sys.Tap;
 import org.jvisor.kit.GuestKit;
 import org.jvisor.loader.KernelImageException;
 import org.jvisor.sys.Terminal;
+import org.jvisor.api.ApiServer;
+import org.jvisor.api.VmmApi;
 import org.jvisor.vmm.Machine;
+import org.jvisor.vmm.MachineBuilder;
+import org.jvisor.vmm.MachineConfig;
+import org.jvisor.vmm.Snapshot;
+import org.jvisor.state.StateFileException;
+import org.jvisor.state.StateReader;
+import org.jvisor.vmm.Vm;
 import org.jvisor.vmm.MachineExit;
 import org.jvisor.kit.cloudinit.CloudInitSeed;
 import picocli.CommandLine.Command;
@@ -40,7 +42,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--kernel", description = "bzImage or vmlinux (default: the guest kit's Debian kernel)") Path kernel;
     @Option(names = "--initrd", description = "initramfs (default: the guest kit's)") Path initrd;
     @Option(names = "--cmdline", description = "kernel command line (default: " + DEFAULT_CMDLINE + ")") String cmdline;
-    @Option(names = "--memory", description = "guest RAM, e.g. 512M (default), 1G") String memory = "512M";
+    @Option(names = "--memory", description = "guest RAM, e.g. 512M (default), 1G") String memory;
     @Option(names = "--cpus", description = "vCPUs (1 for now)") int cpus = 1;
     @Option(names = "--disk", paramLabel = "PATH[,readonly=on][,serial=S][,format=F]",
             description = "a virtio-blk disk (repeatable; the first is /dev/vda); raw, qcow2, vmdk or vhd") List<String> disks = new ArrayList<>();
@@ -52,7 +54,15 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--no-reboot", description = "exit (code 0) when the guest reboots instead of restarting it") boolean noReboot;
     @Mixin CloudInitOptions cloudInit = new CloudInitOptions();
 
-    private volatile Machine current;
+    @Option(names = "--restore", paramLabel = "FILE",
+            description = "continue the VM saved in this state file (jvisor ctl SOCKET snapshot FILE) instead of booting one") Path restore;
+    @Option(names = "--incoming", paramLabel = "URI",
+            description = "wait on tcp:HOST:PORT or unix:PATH for a VM live-migrated from another jvisor (jvisor ctl SOCKET migrate URI), then run it") String incoming;
+    @Option(names = "--api-socket", paramLabel = "PATH",
+            description = "serve the control API (HTTP/JSON, see jvisor ctl) on this Unix socket") Path apiSocket;
+
+    private volatile Vm vm;
+    private Thread input; // guarded by this
     private volatile boolean quit;
 
     private static int bad(String msg) {
@@ -62,9 +72,12 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (restore != null && incoming != null) return bad("--restore and --incoming both say where the VM comes from: give one");
+        if (restore != null) return restoreAndRun();
+        if (incoming != null) return receiveAndRun();
         long ram;
         try {
-            ram = Sizes.parse(memory);
+            ram = Sizes.parse(memory == null ? "512M" : memory);
         } catch (IllegalArgumentException e) {
             return bad("--memory: " + e.getMessage());
         }
@@ -122,65 +135,190 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         String cl = cmdline != null ? cmdline : DEFAULT_CMDLINE;
-        Terminal raw = null;
-        if (Terminal.isTerminal(0)) {
-            try {
-                raw = new Terminal(0);
-            } catch (IOException e) {
-                raw = null; // not fatal: the console just stays line-buffered
-            }
-        }
+        Terminal raw = openTerminal();
         final boolean escapes = raw != null;
-        Thread input = null;
+        List<MachineConfig.Disk> diskConfigs = diskSpecs.stream()
+                .map(d -> new MachineConfig.Disk(d.path().toAbsolutePath().toString(), d.format(), d.readOnly(), d.serial())).toList();
+        List<MachineConfig.Nic> nicConfigs = netSpecs.stream().map(n -> new MachineConfig.Nic(n.tap(), macText(n.mac()), n.hostIp())).toList();
+        MachineConfig config = new MachineConfig(ram, diskConfigs, nicConfigs, rng, balloon);
+        final String cl2 = cl;
+        final byte[] kernelImage = kernelBytes, initrdImage = initrdBytes;
+        Vm.MachineFactory factory = console -> {
+            Machine m = MachineBuilder.build(config, console);
+            try {
+                m.boot(kernelImage, initrdImage, cl2);
+            } catch (KernelImageException | RuntimeException e) {
+                m.close();
+                if (e instanceof KernelImageException k) throw new Vm.BuildException(k.getMessage());
+                throw (RuntimeException) e;
+            }
+            startInput(escapes);
+            return m;
+        };
+        return serve(new Vm(config, factory, System.out, noReboot), raw);
+    }
+
+    /**
+     * Started only once a machine exists: a rejected disk or kernel must not leave a reader
+     * behind that keeps consuming the caller's stdin (a blocked read cannot be interrupted).
+     */
+    private synchronized void startInput(boolean escapes) {
+        if (input == null) input = Thread.ofVirtual().start(() -> pumpInput(System.in, escapes));
+    }
+
+    /** The console in raw mode when stdin is a terminal (Ctrl-A escapes then work), else null. */
+    private static Terminal openTerminal() {
+        if (!Terminal.isTerminal(0)) return null;
         try {
-            for (;;) {
-                try (Machine m = new Machine(ram, System.out)) {
-                    try {
-                        for (DiskSpec d : diskSpecs) m.addVirtio(new Block(Images.open(d.path(), d.format(), d.readOnly()), d.readOnly(), d.serial()));
-                    } catch (BlockException e) {
-                        return bad("--disk: " + e.getMessage());
-                    }
-                    try {
-                        for (NetSpec n : netSpecs) m.addVirtio(new Net(n.open(), n.mac()));
-                    } catch (IOException e) {
-                        return bad("--net: " + e.getMessage());
-                    }
-                    if (rng) m.addVirtio(new Entropy());
-                    if (balloon) m.addVirtio(new Balloon(m::releaseGuestPages));
-                    try {
-                        m.boot(kernelBytes, initrdBytes, cl);
-                    } catch (KernelImageException e) {
-                        return bad(e.getMessage());
-                    }
-                    current = m;
-                    // Started only once a machine exists: a rejected disk or kernel must not leave a
-                    // reader behind that keeps consuming the caller's stdin (a blocked read cannot be interrupted).
-                    if (input == null) input = Thread.ofVirtual().start(() -> pumpInput(System.in, escapes));
-                    MachineExit exit = m.run();
-                    System.out.flush();
-                    if (quit) return 0;
-                    switch (exit) {
-                        case MachineExit.PowerOff p -> { return 0; }
-                        case MachineExit.Halted h -> { return 0; }
-                        case MachineExit.Stopped s -> { return 0; }
-                        case MachineExit.Reset r -> {
-                            if (noReboot) return 0;
-                            continue; // reboot: a fresh machine
-                        }
-                        case MachineExit.Panic p -> {
-                            System.err.println("jvisor: guest panic: " + p.message());
-                            return 1;
-                        }
-                        case MachineExit.Crash c -> {
-                            System.err.println("jvisor: guest stopped: " + c.reason());
-                            return 1;
-                        }
-                    }
+            return new Terminal(0);
+        } catch (IOException e) {
+            return null; // not fatal: the console just stays line-buffered
+        }
+    }
+
+    private static String macText(byte[] mac) {
+        StringBuilder s = new StringBuilder();
+        for (byte b : mac) s.append(s.isEmpty() ? "" : ":").append(String.format("%02x", b & 0xFF));
+        return s.toString();
+    }
+
+    /** --restore: the machine comes from the state file, so the options that describe one are refused. */
+    private Integer restoreAndRun() {
+        if (kernel != null || initrd != null || cmdline != null || memory != null || !disks.isEmpty() || !nets.isEmpty() || rng || balloon
+                || cloudInit.given()) {
+            return bad("--restore takes the machine (memory, disks, NICs, kernel) from " + restore + ": leave out the options that describe one");
+        }
+        if (!Files.isRegularFile(restore)) return bad("--restore " + restore + ": no such file");
+        StateReader reader;
+        MachineConfig config;
+        try {
+            reader = StateReader.open(restore);
+            config = Snapshot.config(reader);
+        } catch (StateFileException | IOException e) {
+            return bad("--restore " + restore + ": " + e.getMessage());
+        }
+        Terminal raw = openTerminal();
+        final boolean escapes = raw != null;
+        java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Vm.MachineFactory factory = console -> {
+            // A restored guest has no kernel here to boot again: a reboot ends the VMM, as with --no-reboot.
+            if (!first.getAndSet(false)) throw new Vm.BuildException("a restored VM cannot reboot yet: start it again with jvisor run");
+            Machine m;
+            try {
+                m = Snapshot.restore(reader, console, System.err);
+            } catch (StateFileException | IOException e) {
+                throw new Vm.BuildException("--restore " + restore + ": " + e.getMessage());
+            } finally {
+                try {
+                    reader.close(); // RAM stays mapped from the file; the descriptor is no longer needed
+                } catch (IOException e) {
+                    // nothing held that matters
                 }
             }
-        } finally {
+            startInput(escapes);
+            return m;
+        };
+        return serve(new Vm(config, factory, System.out, true), raw);
+    }
+
+    /** --incoming: the machine comes from the migration's source, so the options that describe one are refused. */
+    private Integer receiveAndRun() {
+        if (kernel != null || initrd != null || cmdline != null || memory != null || !disks.isEmpty() || !nets.isEmpty() || rng || balloon
+                || cloudInit.given()) {
+            return bad("--incoming takes the machine (memory, disks, NICs, kernel) from the migration's source: leave out the options that describe one");
+        }
+        org.jvisor.vmm.MigrationUri uri;
+        try {
+            uri = org.jvisor.vmm.MigrationUri.parse(incoming);
+        } catch (IllegalArgumentException e) {
+            return bad("--incoming: " + e.getMessage());
+        }
+        // The terminal is set up while waiting: doing it once the VM has arrived would add to its downtime.
+        Terminal raw = openTerminal();
+        org.jvisor.vmm.MigrationReceiver receiver;
+        try {
+            receiver = org.jvisor.vmm.MigrationReceiver.receive(uri, System.err);
+        } catch (IOException e) {
             if (raw != null) raw.close();
-            if (input != null) input.interrupt();
+            return bad("--incoming " + incoming + ": " + e.getMessage());
+        }
+        final boolean escapes = raw != null;
+        Vm.MachineFactory factory = console -> {
+            Machine m = receiver.take(console); // a second call (a reboot) is refused: the kernel is not here
+            startInput(escapes);
+            return m;
+        };
+        return serve(new Vm(receiver.config(), factory, System.out, true), raw);
+    }
+
+    /** Runs the VM with the control API when asked for; the exit code follows how the guest ended. */
+    private Integer serve(Vm vm, Terminal raw) {
+        this.vm = vm;
+        // The API comes up beside the guest, not before it: starting the HTTP server costs more
+        // than restoring a machine, and a restored guest should not wait for it.
+        java.util.concurrent.atomic.AtomicReference<ApiServer> api = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<String> apiFailed = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread apiStarter = null;
+        try {
+            if (apiSocket != null) {
+                apiStarter = Thread.ofVirtual().start(() -> {
+                    try {
+                        ApiServer served = ApiServer.start(new VmmApi(vm), apiSocket);
+                        api.set(served);
+                        Runtime.getRuntime().addShutdownHook(new Thread(served::close)); // a kill leaves no socket file behind
+                    } catch (IOException e) {
+                        apiFailed.set("--api-socket: " + e.getMessage());
+                        try {
+                            vm.stop();
+                        } catch (Vm.Conflict c) {
+                            // over already
+                        }
+                    }
+                });
+            }
+            MachineExit exit;
+            try {
+                exit = vm.run();
+            } catch (Vm.BuildException e) {
+                return bad(e.getMessage());
+            }
+            System.out.flush();
+            if (apiStarter != null) apiStarter.join();
+            if (apiFailed.get() != null) return bad(apiFailed.get());
+            if (quit) return 0;
+            switch (exit) {
+                case MachineExit.Panic p -> {
+                    System.err.println("jvisor: guest panic: " + p.message());
+                    return 1;
+                }
+                case MachineExit.Crash c -> {
+                    System.err.println("jvisor: guest stopped: " + c.reason());
+                    return 1;
+                }
+                case MachineExit.Migrated g -> {
+                    System.err.println("jvisor: the VM went to " + g.to() + ", which runs it now");
+                    return 0;
+                }
+                default -> {
+                    return 0; // powered off, halted, stopped, or reset with --no-reboot
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        } finally {
+            if (apiStarter != null) {
+                try {
+                    apiStarter.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (api.get() != null) api.get().close();
+            if (raw != null) raw.close();
+            synchronized (this) {
+                if (input != null) input.interrupt();
+            }
         }
     }
 
@@ -250,37 +388,6 @@ final class RunCommand implements Callable<Integer> {
             }
             return new NetSpec(name, mac, hostIp);
         }
-
-        /** Opens (or creates) the TAP and, when asked, gives it the host address; brings it up. */
-        Tap open() throws IOException {
-            Tap t;
-            try {
-                t = Tap.open(tap);
-            } catch (NativeException e) {
-                throw new IOException("cannot open TAP '" + tap + "' (" + e.getMessage() + "; creating one needs CAP_NET_ADMIN)");
-            }
-            try {
-                if (hostIp != null) ip("addr", "add", hostIp, "dev", t.name());
-                ip("link", "set", t.name(), "up");
-            } catch (IOException e) {
-                t.close();
-                throw e;
-            }
-            return t;
-        }
-
-        private static void ip(String... args) throws IOException {
-            java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("ip"));
-            cmd.addAll(java.util.List.of(args));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes()).strip();
-            try {
-                if (p.waitFor() != 0) throw new IOException(String.join(" ", cmd) + ": " + out);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted");
-            }
-        }
     }
 
     private static final class BadInput extends Exception {
@@ -312,8 +419,12 @@ final class RunCommand implements Callable<Integer> {
                     ctrlA = false;
                     if (b == 'x') {
                         quit = true;
-                        Machine m = current;
-                        if (m != null) m.stop();
+                        Vm v = vm;
+                        try {
+                            if (v != null) v.stop();
+                        } catch (Vm.Conflict e) {
+                            // already over
+                        }
                         return;
                     }
                     if (b == 'h') {
@@ -325,9 +436,9 @@ final class RunCommand implements Callable<Integer> {
                     ctrlA = true;
                     continue;
                 }
-                Machine m = current;
                 one[0] = (byte) b;
-                if (m != null) m.serial().receive(one, 0, 1);
+                Vm v = vm;
+                if (v != null) v.typeOnConsole(one, 0, 1);
             }
         } catch (IOException e) {
             // stdin closed: the guest keeps running without input

@@ -29,7 +29,7 @@ import org.jvisor.block.ImageOps;
  */
 public final class DebianImage {
     /** Bump when the image's contents change for the same spec, so cached templates are rebuilt. */
-    public static final int LAYOUT = 3;
+    public static final int LAYOUT = 5;
     public static final List<String> BASE_PACKAGES = List.of("systemd-sysv", "udev", "kmod", "dbus", "iproute2", "procps",
             "openssh-server", "sudo", "e2fsprogs", "linux-image-amd64", "cloud-init", "less", "ca-certificates");
     static final List<String> INITRAMFS_MODULES = List.of("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net",
@@ -175,9 +175,15 @@ public final class DebianImage {
 
                 [Network]
                 DHCP=yes
-
-                [Link]
-                RequiredForOnline=no
+                """);
+        // network-online.target waits for one link with an address, not for all of them, and only
+        // when the VM has a NIC at all: without one, waiting would end in a failed unit after two
+        // minutes, and systemd would call the whole system degraded.
+        write(root, "etc/systemd/system/systemd-networkd-wait-online.service.d/jvisor.conf", """
+                [Service]
+                ExecCondition=/bin/sh -c 'ls /sys/class/net | grep -qvx lo'
+                ExecStart=
+                ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=120
                 """);
         // Each VM made from the image needs its own host keys: made on first boot, unless
         // cloud-init made them already.
@@ -210,6 +216,7 @@ public final class DebianImage {
         Files.deleteIfExists(root.resolve("var/lib/dbus/machine-id"));
         if (Files.isDirectory(root.resolve("etc/cloud"))) {
             // Only the seed disk jvisor makes: probing cloud metadata servers would wait for a network that is not there.
+            // The 127.0.1.1 line of /etc/hosts follows the host name cloud-init sets (sudo looks it up).
             // The built-in C.UTF-8 locale: cloud-init's default, en_US.UTF-8, is not generated in a
             // minimal system, and its locale module failed making it. Ed25519 and ECDSA host keys
             // only: an RSA key costs a software CPU tens of seconds on every first boot (user-data
@@ -219,9 +226,15 @@ public final class DebianImage {
                     network: {config: disabled}
                     locale: C.UTF-8
                     ssh_genkeytypes: [ed25519, ecdsa]
+                    manage_etc_hosts: localhost
                     """);
         }
+        // systemd-networkd asks for the nl80211 netlink family, which autoloads the Wi-Fi stack; a VM
+        // has no Wi-Fi, and cfg80211 logs an error for the regulatory database it cannot find.
+        write(root, "etc/modprobe.d/jvisor-vm.conf", "# no Wi-Fi in a VM\nblacklist cfg80211\n");
         run(log, "chroot", root.toString(), "systemctl", "enable", "systemd-networkd.service", "jvisor-ssh-host-keys.service");
+        // e2scrub checks ext4 volumes on LVM; this disk has none, and the scan costs a software CPU most of a minute.
+        run(log, "chroot", root.toString(), "systemctl", "disable", "e2scrub_reap.service", "e2scrub_all.timer");
         if (spec.rootPassword() != null) {
             runWithInput(log, "root:" + spec.rootPassword() + "\n", "chroot", root.toString(), "chpasswd");
         }

@@ -27,6 +27,13 @@ public final class Posix {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
     private static final MethodHandle MADVISE = LINKER.downcallHandle(LINKER.defaultLookup().find("madvise").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), ERRNO);
+    private static final MethodHandle OPEN = LINKER.downcallHandle(LINKER.defaultLookup().find("open").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), ERRNO);
+    private static final MethodHandle CLOSE = LINKER.downcallHandle(LINKER.defaultLookup().find("close").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    static final int MAP_FIXED = 0x10, O_RDONLY = 0;
+    private static final MethodHandle MINCORE = LINKER.downcallHandle(LINKER.defaultLookup().find("mincore").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS), ERRNO);
     static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000, MADV_DONTNEED = 4;
 
     private Posix() {}
@@ -46,6 +53,48 @@ public final class Posix {
             long address = p.address();
             // reinterpret is safe here: the mapping is exactly [address, address+size) and lives until the cleanup.
             return p.reinterpret(size, arena, seg -> unmap(address, size));
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("mmap downcall failed", t);
+        }
+    }
+
+    /**
+     * Maps runs of {@code file} over parts of an existing mapping, private and copy-on-write
+     * (MAP_PRIVATE|MAP_FIXED): a page is read from the file when first touched, a write copies it,
+     * and the file never changes. {@code at[i]}, {@code length[i]} and {@code fileOffset[i]} are
+     * page-aligned and lie inside {@code into} (the caller checked them against the file).
+     */
+    public static void mapFilePrivate(MemorySegment into, Path file, long[] at, long[] length, long[] fileOffset) throws NativeException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Linker.Option.captureStateLayout());
+            int fd = (int) OPEN.invokeExact(st, a.allocateFrom(file.toString()), O_RDONLY);
+            if (fd < 0) throw new NativeException("open " + file, (int) ERRNO_HANDLE.get(st, 0L));
+            try {
+                for (int i = 0; i < at.length; i++) {
+                    if (at[i] < 0 || length[i] <= 0 || at[i] + length[i] > into.byteSize()) throw new IllegalArgumentException("run outside the mapping");
+                    MemorySegment p = (MemorySegment) MMAP.invokeExact(st, into.asSlice(at[i], length[i]), length[i], PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_FIXED, fd, fileOffset[i]);
+                    if (p.address() == -1L) throw new NativeException("mmap of " + file, (int) ERRNO_HANDLE.get(st, 0L));
+                }
+            } finally {
+                int ignored = (int) CLOSE.invokeExact(fd); // the mappings keep the file
+            }
+        } catch (NativeException | IllegalArgumentException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("mmap downcall failed", t);
+        }
+    }
+
+    /** Replaces part of a mapping with fresh anonymous zero pages (MAP_FIXED): a file-backed page given back reads as zero. */
+    public static void zeroFixed(MemorySegment mapping, long offset, long length) throws NativeException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Linker.Option.captureStateLayout());
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(st, mapping.asSlice(offset, length), length, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0L);
+            if (p.address() == -1L) throw new NativeException("mmap of " + length + " bytes", (int) ERRNO_HANDLE.get(st, 0L));
         } catch (NativeException e) {
             throw e;
         } catch (Throwable t) {
@@ -89,6 +138,28 @@ public final class Posix {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("stat downcall failed", t);
+        }
+    }
+
+    /** Bytes of a page-aligned mapping that are in host memory now (mincore): what a VM's RAM really costs. */
+    public static long residentBytes(MemorySegment mapping) throws NativeException {
+        final long page = 4096, chunk = 1L << 30; // a vector byte per page, a GiB of the mapping at a time
+        long resident = 0;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Linker.Option.captureStateLayout());
+            MemorySegment vec = a.allocate(chunk / page);
+            for (long off = 0; off < mapping.byteSize(); off += chunk) {
+                long len = Math.min(chunk, mapping.byteSize() - off);
+                int rc = (int) MINCORE.invokeExact(st, mapping.asSlice(off, len), len, vec);
+                if (rc != 0) throw new NativeException("mincore", (int) ERRNO_HANDLE.get(st, 0L));
+                long pages = (len + page - 1) / page;
+                for (long i = 0; i < pages; i++) if ((vec.get(ValueLayout.JAVA_BYTE, i) & 1) != 0) resident += page;
+            }
+            return resident;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("mincore downcall failed", t);
         }
     }
 }

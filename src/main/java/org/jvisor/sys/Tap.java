@@ -19,7 +19,8 @@ public final class Tap implements AutoCloseable {
     static final long TUNSETIFF = 0x400454caL, TUNSETVNETHDRSZ = 0x400454d8L, TUNSETOFFLOAD = 0x400454d0L;
     /** TUNSETOFFLOAD flags: what the kernel may hand us unfinished (partial checksums, TSO frames). */
     public static final int TUN_F_CSUM = 1, TUN_F_TSO4 = 2, TUN_F_TSO6 = 4, TUN_F_TSO_ECN = 8;
-    static final short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
+    static final short IFF_TAP = 0x0002, IFF_MULTI_QUEUE = 0x0100, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
+    static final int EINVAL = 22;
     static final short POLLIN = 1;
     public static final int VNET_HDR = 12;
 
@@ -61,8 +62,15 @@ public final class Tap implements AutoCloseable {
             byte[] n = name.getBytes(StandardCharsets.US_ASCII);
             if (n.length > 15) throw new NativeException("TAP name '" + name + "' longer than 15 characters", 22);
             MemorySegment.copy(n, 0, ifr, ValueLayout.JAVA_BYTE, 0, n.length);
-            ifr.set(ValueLayout.JAVA_SHORT, 16, (short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR));
-            if ((int) IOCTL.invokeExact(st, fd, TUNSETIFF, ifr) < 0) {
+            // Multi-queue, so that a second VMM (the far side of a live migration) can attach to the
+            // same TAP while this one still holds it; a TAP made single-queue by others is taken as it is.
+            ifr.set(ValueLayout.JAVA_SHORT, 16, (short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE));
+            int rc = (int) IOCTL.invokeExact(st, fd, TUNSETIFF, ifr);
+            if (rc < 0 && errno(st) == EINVAL) {
+                ifr.set(ValueLayout.JAVA_SHORT, 16, (short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR));
+                rc = (int) IOCTL.invokeExact(st, fd, TUNSETIFF, ifr);
+            }
+            if (rc < 0) {
                 int e = errno(st);
                 int ignored = (int) CLOSE.invokeExact(st, fd);
                 throw new NativeException("TUNSETIFF " + name, e);

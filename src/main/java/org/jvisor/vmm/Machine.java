@@ -25,6 +25,7 @@ import org.jvisor.devices.pci.PciHost;
 import org.jvisor.devices.virtio.VirtioDevice;
 import org.jvisor.devices.virtio.VirtioPci;
 import org.jvisor.loader.KernelImageException;
+import org.jvisor.memory.DirtyPages;
 import org.jvisor.memory.GuestMemory;
 
 /**
@@ -48,12 +49,26 @@ public final class Machine implements AutoCloseable {
     private final AcpiPowerControl power;
     private final PciHost pci = new PciHost(PcLayout.PCI_ECAM, PcLayout.PCI_MMIO_START, PcLayout.PCI_MMIO_END);
     private final java.util.List<VirtioPci> virtio = new java.util.ArrayList<>();
+    private final java.util.List<Integer> slots = new java.util.ArrayList<>();
     private volatile boolean stop;
+    /** Pause: asked for by a control thread, honoured by the vCPU at an instruction boundary. */
+    private volatile boolean pauseWanted;
+    private boolean parked; // guarded by pauseLock: the vCPU sits in parkWhilePaused
+    private final Object pauseLock = new Object();
+    private volatile Thread vcpuThread;
     /** Set by a device (power off, reset) or the panic watcher; the vCPU stops at the end of its block. */
     private volatile MachineExit request;
 
+    /** True while the guest sits in HLT waiting for an interrupt; only the vCPU thread changes it (and a restore before it runs). */
+    private boolean halted;
+
     public Machine(long ramBytes, OutputStream console) {
-        this.ram = GuestMemory.allocate(ramBytes);
+        this(GuestMemory.allocate(ramBytes), console);
+    }
+
+    /** A machine on the given RAM (a restore's, mapped from its state file); the machine owns it from now on. */
+    public Machine(GuestMemory ram, OutputStream console) {
+        this.ram = ram;
         this.cpu = new Cpu(ram);
         this.timers = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().daemon().name("vm-timers").unstarted(r));
         timers.setRemoveOnCancelPolicy(true);
@@ -91,6 +106,7 @@ public final class Machine implements AutoCloseable {
         int slot = pci.add(f);
         gsi.set(PciHost.gsi(slot, 1));
         virtio.add(f);
+        slots.add(slot);
         return f;
     }
 
@@ -121,6 +137,58 @@ public final class Machine implements AutoCloseable {
     private void request(MachineExit why) {
         if (request == null) request = why;
         cpu.requestStop();
+        synchronized (pauseLock) {
+            pauseLock.notifyAll();
+        }
+    }
+
+    /** The virtio devices as the guest sees them: kind, PCI slot, driver status, the last error a device saw. */
+    public java.util.List<java.util.Map<String, Object>> deviceInfo() {
+        java.util.List<java.util.Map<String, Object>> out = new java.util.ArrayList<>();
+        for (int i = 0; i < virtio.size(); i++) {
+            VirtioPci f = virtio.get(i);
+            java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
+            d.put("kind", VirtioDevice.kindName(f.device().type()));
+            d.put("pciSlot", slots.get(i));
+            d.put("driverStatus", f.status());
+            String err = f.lastError();
+            if (err != null) d.put("lastError", err);
+            out.add(d);
+        }
+        return out;
+    }
+
+    /** The virtio disks, in slot order. */
+    public java.util.List<org.jvisor.devices.virtio.Block> disks() {
+        java.util.List<org.jvisor.devices.virtio.Block> out = new java.util.ArrayList<>();
+        for (VirtioPci f : virtio) if (f.device() instanceof org.jvisor.devices.virtio.Block b) out.add(b);
+        return out;
+    }
+
+    /** The first virtio device of {@code type} (a {@link VirtioDevice} class), or null. */
+    public <T extends VirtioDevice> T device(Class<T> type) {
+        for (VirtioPci f : virtio) if (type.isInstance(f.device())) return type.cast(f.device());
+        return null;
+    }
+
+    /**
+     * Sets the balloon's size (guest RAM the guest is asked to give back), rounded down to pages.
+     * Returns false when the machine has no balloon.
+     */
+    public boolean setBalloonSize(long bytes) {
+        for (VirtioPci f : virtio) {
+            if (f.device() instanceof org.jvisor.devices.virtio.Balloon b) {
+                b.setTarget((int) Math.min(Integer.MAX_VALUE, bytes / GuestMemory.PAGE_SIZE));
+                f.configChanged();
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Presses the ACPI power button: the guest's OS decides what to do (systemd powers off). */
+    public void pressPowerButton() {
+        ioapic.pulse(AcpiTables.POWER_BUTTON_GSI);
     }
 
     public LinuxBoot.Loaded boot(byte[] kernel, byte[] initrd, String cmdline) throws KernelImageException {
@@ -149,16 +217,25 @@ public final class Machine implements AutoCloseable {
 
     /** Runs the vCPU on the calling thread until the guest stops (or {@link #stop()}); returns why. */
     public MachineExit run() {
+        vcpuThread = Thread.currentThread();
         lapic.setVcpuThread(Thread.currentThread());
         try {
             while (request == null && !stop) {
+                if (pauseWanted) {
+                    parkWhilePaused();
+                    continue;
+                }
+                if (halted) {
+                    if (!waitForInterrupt()) continue;
+                    halted = false;
+                }
                 pit.poll();
                 VcpuExit e = cpu.run(200_000);
                 switch (e) {
                     case VcpuExit.BudgetExhausted b -> { }
                     case VcpuExit.Halted h -> {
                         if (!cpu.interruptsEnabled()) return request != null ? request : new MachineExit.Halted();
-                        waitForInterrupt();
+                        halted = true;
                     }
                     case VcpuExit.Shutdown s -> { return request != null ? request : new MachineExit.Crash(s.reason()); }
                     case VcpuExit.Fault f -> { return new MachineExit.Crash(f.describe()); }
@@ -167,27 +244,287 @@ public final class Machine implements AutoCloseable {
             return request != null ? request : new MachineExit.Stopped();
         } finally {
             lapic.setVcpuThread(null);
+            vcpuThread = null;
+            synchronized (pauseLock) {
+                pauseLock.notifyAll(); // a pause() waiting for a vCPU that has stopped for good
+            }
         }
     }
 
-    /** HLT with interrupts on: sleep until an interrupt can be taken (the APIC unparks this thread). */
-    private void waitForInterrupt() {
-        while (request == null && !stop) {
+    private void parkWhilePaused() {
+        synchronized (pauseLock) {
+            parked = true;
+            pauseLock.notifyAll();
+            try {
+                while (pauseWanted && !stop && request == null) pauseLock.wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                stop = true;
+            } finally {
+                parked = false;
+            }
+        }
+    }
+
+    /**
+     * Stops the vCPU at the next instruction boundary and waits (up to {@code timeoutMillis}) until
+     * it is parked there; devices and timers go on, and interrupts they raise wait for the resume.
+     * Returns whether the vCPU is parked (false: it did not get there in time, or the machine has
+     * stopped running).
+     */
+    public boolean pause(long timeoutMillis) throws InterruptedException {
+        pauseWanted = true;
+        cpu.requestStop();
+        Thread t = vcpuThread;
+        if (t != null) LockSupport.unpark(t); // out of a HLT wait
+        long end = System.nanoTime() + timeoutMillis * 1_000_000;
+        synchronized (pauseLock) {
+            while (!parked) {
+                long left = (end - System.nanoTime()) / 1_000_000;
+                if (left <= 0 || vcpuThread == null) return parked;
+                pauseLock.wait(left);
+            }
+            return true;
+        }
+    }
+
+    /**
+     * Lets a paused vCPU go on from where it stopped. The TSC ran on meanwhile; kvmclock tells the
+     * guest it was stopped, so its watchdogs do not count the pause as a lockup.
+     */
+    public void resume() {
+        kvmClock.guestStopped();
+        synchronized (pauseLock) {
+            pauseWanted = false;
+            pauseLock.notifyAll();
+        }
+    }
+
+    // ---------------------------------------------------------------- live migration
+
+    /**
+     * Starts recording which RAM pages the guest and the devices write (the vCPU must be paused):
+     * from now on every write is in {@link #collectWritten}.
+     */
+    public DirtyPages trackWrites() {
+        if (!paused()) throw new IllegalStateException("write tracking starts while the vCPU is paused");
+        DirtyPages d = ram.trackWrites();
+        cpu.forgetWritablePages();
+        return d;
+    }
+
+    /**
+     * The pages written since the last call (or since tracking started), taken while the vCPU is
+     * paused: its pages mapped for writing are forgotten in the same step, so a write after this
+     * is in the next set.
+     */
+    public long[] collectWritten(DirtyPages d) {
+        if (!paused()) throw new IllegalStateException("written pages are collected while the vCPU is paused");
+        long[] set = d.collect();
+        cpu.forgetWritablePages();
+        return set;
+    }
+
+    public void stopTrackingWrites() {
+        ram.stopTrackingWrites();
+    }
+
+    /** Lets the vCPU go on after a pause too short for the guest to be told about (a migration round's). */
+    public void resumeQuietly() {
+        synchronized (pauseLock) {
+            pauseWanted = false;
+            pauseLock.notifyAll();
+        }
+    }
+
+    /** No device takes a request from now on (each finishes the one it is in) until {@link #thawDevices}. */
+    public void freezeDevices() {
+        for (VirtioPci f : virtio) f.freeze();
+    }
+
+    public void thawDevices() {
+        for (VirtioPci f : virtio) f.thaw();
+    }
+
+    /** After a migration: every NIC announces the guest's MAC from its new place. */
+    public void announceNics() {
+        for (VirtioPci f : virtio) {
+            if (f.device() instanceof org.jvisor.devices.virtio.Net n) n.announce();
+        }
+    }
+
+    // ---------------------------------------------------------------- machine state
+
+    /**
+     * Runs {@code action} with every virtio device between requests (each worker waits for its
+     * device's lock): no device can write RAM or move a ring while a snapshot is taken.
+     */
+    public <T> T withDevicesQuiet(java.util.concurrent.Callable<T> action) throws Exception {
+        return quiet(0, action);
+    }
+
+    private <T> T quiet(int i, java.util.concurrent.Callable<T> action) throws Exception {
+        if (i == virtio.size()) return action.call();
+        synchronized (virtio.get(i)) {
+            return quiet(i + 1, action);
+        }
+    }
+
+    /** Flushes every writable disk image (a snapshot's disks must hold what the guest was told is written). */
+    public void flushDisks() throws org.jvisor.block.BlockException {
+        for (VirtioPci f : virtio) {
+            if (f.device() instanceof org.jvisor.devices.virtio.Block b) {
+                synchronized (f) { // no request half written
+                    b.flush();
+                }
+            }
+        }
+    }
+
+    /** The machine beyond its devices: whether the vCPU was in HLT, and when (TSC and wall clock) the state was taken. */
+    public record State(boolean halted, long tsc, long wallNanos, int[] pciSlots, String[] virtioKinds) {}
+
+    /**
+     * The machine's state as named sections of plain records (RAM apart: the caller writes it
+     * from {@link #ram()}), taken while the vCPU is parked by {@link #pause}: each device's lock
+     * is held while its part is copied, so no request is half done in it.
+     */
+    public java.util.SequencedMap<String, Record> saveState() {
+        if (!paused()) throw new IllegalStateException("the machine's state is taken only while it is paused");
+        return collectState();
+    }
+
+    /** The state of a machine that has not run, to load the classes a save and restore use before a migration needs them fast. */
+    java.util.SequencedMap<String, Record> stateBeforeRunning() {
+        if (vcpuThread != null) throw new IllegalStateException("the machine runs");
+        return collectState();
+    }
+
+    private java.util.SequencedMap<String, Record> collectState() {
+        java.util.LinkedHashMap<String, Record> s = new java.util.LinkedHashMap<>();
+        int[] slotArray = slots.stream().mapToInt(Integer::intValue).toArray();
+        String[] kinds = virtio.stream().map(f -> VirtioDevice.kindName(f.device().type())).toArray(String[]::new);
+        java.time.Instant now = java.time.Instant.now();
+        s.put("machine", new State(halted, cpu.tsc(), now.getEpochSecond() * 1_000_000_000L + now.getNano(), slotArray, kinds));
+        s.put("cpu0", cpu.saveState());
+        s.put("lapic0", lapic.state());
+        s.put("ioapic", ioapic.state());
+        s.put("pic", pic.state());
+        s.put("pit", pit.state());
+        s.put("cmos", cmos.state());
+        s.put("kvmclock", kvmClock.state());
+        s.put("serial", serial.state());
+        for (int i = 0; i < virtio.size(); i++) {
+            VirtioPci f = virtio.get(i);
+            synchronized (f) { // the transport and the device's own state from the same moment
+                s.put("virtio." + slots.get(i), f.state());
+                Record d = f.device().saveState();
+                if (d != null) s.put("virtio." + slots.get(i) + ".device", d);
+            }
+        }
+        return s;
+    }
+
+    /** The record type of each section {@link #saveState} writes, for reading them back. */
+    public Class<? extends Record> stateType(String section) {
+        return switch (section) {
+            case "machine" -> State.class;
+            case "cpu0" -> org.jvisor.cpu.emu.CpuState.class;
+            case "lapic0" -> LocalApic.State.class;
+            case "ioapic" -> IoApic.State.class;
+            case "pic" -> Pic8259Pair.State.class;
+            case "pit" -> Pit8254.State.class;
+            case "cmos" -> Cmos.State.class;
+            case "kvmclock" -> KvmClock.State.class;
+            case "serial" -> Serial16550.State.class;
+            default -> {
+                for (int i = 0; i < virtio.size(); i++) {
+                    if (section.equals("virtio." + slots.get(i))) yield VirtioPci.State.class;
+                    if (section.equals("virtio." + slots.get(i) + ".device")) yield virtio.get(i).device().stateType();
+                }
+                yield null;
+            }
+        };
+    }
+
+    /**
+     * Loads a saved state into this machine, which must be built from the same configuration and
+     * not have run (RAM already holds the guest's memory). The TSC goes on from the saved value
+     * plus the wall-clock time since the save, so the guest's clocks are right again; kvmclock
+     * tells the guest it was stopped. {@code sections} gives the record of a section, or null.
+     * Throws IllegalArgumentException, naming the section, for a state that does not fit.
+     */
+    public void restoreState(java.util.function.Function<String, Record> sections) throws org.jvisor.devices.virtio.VirtioException {
+        State m = need(sections, "machine", State.class);
+        int[] slotArray = slots.stream().mapToInt(Integer::intValue).toArray();
+        String[] kinds = virtio.stream().map(f -> VirtioDevice.kindName(f.device().type())).toArray(String[]::new);
+        if (!java.util.Arrays.equals(m.pciSlots(), slotArray) || !java.util.Arrays.equals(m.virtioKinds(), kinds)) {
+            throw new IllegalArgumentException("the state's devices " + java.util.Arrays.toString(m.virtioKinds()) + " in slots "
+                    + java.util.Arrays.toString(m.pciSlots()) + " are not this machine's " + java.util.Arrays.toString(kinds));
+        }
+        cpu.restoreState(need(sections, "cpu0", org.jvisor.cpu.emu.CpuState.class));
+        java.time.Instant now = java.time.Instant.now();
+        long away = now.getEpochSecond() * 1_000_000_000L + now.getNano() - m.wallNanos();
+        cpu.setTsc(cpu.tsc() + Math.max(0, away)); // a wall clock that went back leaves the TSC where it was
+        lapic.restore(need(sections, "lapic0", LocalApic.State.class));
+        ioapic.restore(need(sections, "ioapic", IoApic.State.class));
+        pic.restore(need(sections, "pic", Pic8259Pair.State.class));
+        pit.restore(need(sections, "pit", Pit8254.State.class));
+        cmos.restore(need(sections, "cmos", Cmos.State.class));
+        kvmClock.restore(need(sections, "kvmclock", KvmClock.State.class));
+        serial.restore(need(sections, "serial", Serial16550.State.class));
+        for (int i = 0; i < virtio.size(); i++) {
+            String name = "virtio." + slots.get(i);
+            try {
+                virtio.get(i).restore(need(sections, name, VirtioPci.State.class), sections.apply(name + ".device"));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+            }
+        }
+        halted = m.halted();
+        kvmClock.guestStopped();
+        for (VirtioPci f : virtio) f.kickAll(); // what the driver offered after the save point
+    }
+
+    private static <T extends Record> T need(java.util.function.Function<String, Record> sections, String name, Class<T> type) {
+        Record r = sections.apply(name);
+        if (r == null) throw new IllegalArgumentException("the state has no '" + name + "' section");
+        if (!type.isInstance(r)) throw new IllegalArgumentException("section '" + name + "' is not a " + type.getSimpleName());
+        return type.cast(r);
+    }
+
+    public boolean paused() {
+        synchronized (pauseLock) {
+            return parked;
+        }
+    }
+
+    /**
+     * HLT with interrupts on: sleep until an interrupt can be taken (the APIC unparks this thread).
+     * Returns true then, false when a stop or pause came first.
+     */
+    private boolean waitForInterrupt() {
+        while (request == null && !stop && !pauseWanted) {
             long deadline = pit.poll();
-            if (lapic.hasDeliverable()) return;
+            if (lapic.hasDeliverable()) return true;
             long wait = Math.min(deadline - cpu.tsc(), 10_000_000);
             if (wait > 0) LockSupport.parkNanos(wait);
         }
+        return false;
     }
 
     /** Asks the vCPU to stop; {@link #run()} returns {@link MachineExit.Stopped} soon after. */
     public void stop() {
         stop = true;
         cpu.requestStop();
+        synchronized (pauseLock) {
+            pauseLock.notifyAll();
+        }
     }
 
     @Override
     public void close() {
+        serial.close();
         for (VirtioPci v : virtio) v.close();
         if (jit != null) jit.close();
         timers.shutdownNow();

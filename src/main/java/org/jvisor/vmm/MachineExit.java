@@ -17,6 +17,9 @@ public sealed interface MachineExit {
     /** The CPU cannot go on: a triple fault or an exception it could not deliver. */
     record Crash(String reason) implements MachineExit {}
 
+    /** The machine went to another VMM by live migration, which runs it now. */
+    record Migrated(String to) implements MachineExit {}
+
     /** The host stopped the machine ({@link Machine#stop()}). */
     record Stopped() implements MachineExit {}
 }

@@ -18,6 +18,8 @@ import org.jvisor.devices.pci.PciHost;
  */
 public final class AcpiTables {
     public static final long BASE = 0xE0000, LIMIT = 0x100000;
+    /** The IOAPIC input the power button's event device raises (edge): no ISA device uses it. */
+    public static final int POWER_BUTTON_GSI = 9;
     static final byte[] OEM_ID = "JVISOR".getBytes(StandardCharsets.US_ASCII);
     /** FADT flags: reset register supported, hardware-reduced ACPI. */
     static final int FADT_RESET_REG_SUP = 1 << 10, FADT_HW_REDUCED = 1 << 20;
@@ -200,7 +202,17 @@ public final class AcpiTables {
                 Aml.nameDef("_HID", Aml.integer(Aml.eisaId("PNP0C02"))),
                 Aml.nameDef("_UID", Aml.integer(1)),
                 Aml.nameDef("_CRS", Aml.resourceTemplate(Aml.memory32Fixed(PcLayout.PCI_ECAM, PcLayout.PCI_ECAM_SIZE))));
-        byte[] sb = Aml.scope("\\_SB", pciRoot(), resources, com1, rtc);
+        // The power button of a hardware-reduced platform: a Generic Event Device whose interrupt
+        // makes the button device send its "pressed" notification (Linux turns it into KEY_POWER).
+        byte[] ged = Aml.device("GED0",
+                Aml.nameDef("_HID", Aml.string("ACPI0013")),
+                Aml.nameDef("_UID", Aml.integer(0)),
+                Aml.nameDef("_CRS", Aml.resourceTemplate(Aml.interruptEdge(POWER_BUTTON_GSI))),
+                Aml.method("_EVT", 1, Aml.notify("\\_SB.PWRB", 0x80)));
+        byte[] button = Aml.device("PWRB",
+                Aml.nameDef("_HID", Aml.integer(Aml.eisaId("PNP0C0C"))),
+                Aml.nameDef("_UID", Aml.integer(0)));
+        byte[] sb = Aml.scope("\\_SB", pciRoot(), resources, com1, rtc, button, ged);
         byte[] s5 = Aml.nameDef("\\_S5", Aml.packageOf(Aml.integer(AcpiPowerControl.S5_SLEEP_TYPE), Aml.integer(0),
                 Aml.integer(0), Aml.integer(0)));
         return Aml.concat(s5, sb);

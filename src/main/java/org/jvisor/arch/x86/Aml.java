@@ -85,6 +85,21 @@ final class Aml {
         return concat(new byte[] {0x0D}, s.getBytes(StandardCharsets.US_ASCII), new byte[] {0});
     }
 
+    /** Method(NAME, args, NotSerialized) { terms }. */
+    static byte[] method(String name, int args, byte[]... terms) {
+        return concat(new byte[] {0x14}, withPkgLength(concat(name(name), new byte[] {(byte) (args & 7)}, concat(terms))));
+    }
+
+    /** Notify(object, value). */
+    static byte[] notify(String object, int value) {
+        return concat(new byte[] {(byte) 0x86}, name(object), integer(value));
+    }
+
+    /** Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi }: the extended interrupt descriptor. */
+    static byte[] interruptEdge(int gsi) {
+        return new byte[] {(byte) 0x89, 6, 0, 0x03, 1, (byte) gsi, (byte) (gsi >>> 8), (byte) (gsi >>> 16), (byte) (gsi >>> 24)};
+    }
+
     /** EISAID("PNP0501"): three letters in five bits each and four hex digits, stored big-endian. */
     static long eisaId(String id) {
         if (id.length() != 7) throw new IllegalArgumentException("EISA id needs 7 characters: " + id);

@@ -14,7 +14,7 @@ public final class KvmClock {
     public static final int MSR_WALL_CLOCK = 0x4B564D00, MSR_SYSTEM_TIME = 0x4B564D01;
     /** CPUID 0x40000001 EAX: kvmclock on the new MSRs, and a TSC stable across vCPUs. */
     public static final int FEATURE_CLOCKSOURCE2 = 1 << 3, FEATURE_CLOCKSOURCE_STABLE = 1 << 24;
-    static final int PVCLOCK_TSC_STABLE = 1;
+    static final int PVCLOCK_TSC_STABLE = 1, PVCLOCK_GUEST_STOPPED = 2;
 
     private final GuestMemory ram;
     private final LongSupplier tsc;
@@ -54,6 +54,36 @@ public final class KvmClock {
             }
         }
         return true;
+    }
+
+    /** The MSRs the guest wrote; the structures they name are in RAM, saved with it. */
+    public record State(long wallClockMsr, long systemTimeMsr, int version) {}
+
+    public synchronized State state() {
+        return new State(wallClockMsr, systemTimeMsr, version);
+    }
+
+    public synchronized void restore(State s) {
+        long gpa = s.systemTimeMsr() & ~1L;
+        if ((s.systemTimeMsr() & 1) != 0 && !fits(gpa, 32)) throw new IllegalArgumentException("kvmclock structure at " + Long.toHexString(gpa) + " is outside RAM");
+        wallClockMsr = s.wallClockMsr();
+        systemTimeMsr = s.systemTimeMsr();
+        version = s.version() & ~1;
+    }
+
+    /**
+     * Tells the guest that the host stopped it (PVCLOCK_GUEST_STOPPED, as KVM_KVMCLOCK_CTRL does):
+     * after a pause or a restore the TSC has moved on by the time the guest did not run, and the
+     * guest's soft-lockup and RCU stall detectors check this flag before they report that gap.
+     */
+    public synchronized void guestStopped() {
+        if ((systemTimeMsr & 1) == 0) return;
+        long gpa = systemTimeMsr & ~1L;
+        if (!fits(gpa, 32)) return;
+        version += 2;
+        ram.write32(gpa, version);
+        ram.write8(gpa + 29, ram.read8(gpa + 29) | PVCLOCK_GUEST_STOPPED);
+        memoryChanged.accept(gpa, 32);
     }
 
     private boolean fits(long gpa, int len) {

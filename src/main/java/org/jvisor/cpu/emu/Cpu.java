@@ -147,6 +147,61 @@ public final class Cpu {
         tscOffset = (deterministicTsc ? icount * 4 : System.nanoTime()) - v;
     }
 
+    /** The architectural state, at an instruction boundary (the vCPU is not running). */
+    public CpuState saveState() {
+        return new CpuState(r.clone(), rip, rflags(), cpl, segSel.clone(), segBase.clone(), segLimit.clone(), segAttr.clone(),
+                cr0, cr2, cr3, cr4, cr8, efer, dr.clone(), gdtBase, gdtLimit, idtBase, idtLimit,
+                trSel, trBase, trLimit, ldtrSel, ldtrBase, ldtrLimit, msrs.snapshot(), xmm.clone(), mxcsr,
+                fpu.mant.clone(), fpu.se.clone(), fpu.top, fpu.fcw, fpu.fsw, fpu.tagWord, interruptShadow, tsc());
+    }
+
+    /**
+     * Puts a saved state into this CPU, which has not run yet (a fresh machine): its caches are
+     * empty, so nothing decoded or translated from before can survive. Throws
+     * IllegalArgumentException for a state that is not whole.
+     */
+    public void restoreState(CpuState s) {
+        s.validate();
+        System.arraycopy(s.gpr(), 0, r, 0, 16);
+        rip = s.rip();
+        setRflags(s.rflags());
+        System.arraycopy(s.segSel(), 0, segSel, 0, 6);
+        System.arraycopy(s.segBase(), 0, segBase, 0, 6);
+        System.arraycopy(s.segLimit(), 0, segLimit, 0, 6);
+        System.arraycopy(s.segAttr(), 0, segAttr, 0, 6);
+        cr0 = s.cr0();
+        cr2 = s.cr2();
+        cr3 = s.cr3();
+        cr4 = s.cr4();
+        cr8 = s.cr8();
+        efer = s.efer();
+        System.arraycopy(s.dr(), 0, dr, 0, 8);
+        gdtBase = s.gdtBase();
+        gdtLimit = s.gdtLimit();
+        idtBase = s.idtBase();
+        idtLimit = s.idtLimit();
+        trSel = s.trSel();
+        trBase = s.trBase();
+        trLimit = s.trLimit();
+        ldtrSel = s.ldtrSel();
+        ldtrBase = s.ldtrBase();
+        ldtrLimit = s.ldtrLimit();
+        msrs.restore(s.msrs());
+        System.arraycopy(s.xmm(), 0, xmm, 0, 32);
+        mxcsr = s.mxcsr();
+        System.arraycopy(s.fpuMantissa(), 0, fpu.mant, 0, 8);
+        System.arraycopy(s.fpuSignExponent(), 0, fpu.se, 0, 8);
+        fpu.top = s.fpuTop();
+        fpu.fcw = s.fpuControl();
+        fpu.fsw = s.fpuStatus();
+        fpu.tagWord = s.fpuTags();
+        interruptShadow = s.interruptShadow();
+        setTsc(s.tsc());
+        setCpl(s.cpl());
+        updateMode();
+        mmu.flushTlb();
+    }
+
     /** Guest-physical accesses outside RAM go to this bus (without one they fault). */
     public void setMmio(MmioBus bus) {
         mmu.mmio = bus;
@@ -213,6 +268,14 @@ public final class Cpu {
     }
 
     /** Tells the CPU that guest RAM at [pa, pa+len) changed behind its back (loader, DMA). */
+    /**
+     * Forgets the pages mapped for writing, so each is reported written again on its next write
+     * (see {@link GuestMemory#trackWrites}); only while the vCPU is stopped.
+     */
+    public void forgetWritablePages() {
+        mmu.dropWriteEntries();
+    }
+
     public void invalidateCode(long pa, int len) {
         if (len > 0) code.invalidate(pa, len);
     }

@@ -15,8 +15,11 @@ package org.jvisor.cpu.emu;
  * Meltdown, MDS, TAA and their relatives (and the guest skips page-table isolation).
  */
 public final class CpuidModel {
-    // Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 APIC MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2.
-    public static final int L1_EDX = 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 12 | 1 << 13 | 1 << 15
+    // Leaf 1 EDX: FPU DE PSE TSC MSR PAE MCE CX8 APIC MTRR PGE MCA CMOV PAT CLFSH MMX FXSR SSE SSE2.
+    // MCE and MCA with banks that never report an error (see Msrs): without them Linux logs
+    // "Unable to init MCE device" as an error, which every hypervisor's guests are spared.
+    public static final int L1_EDX = 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 12 | 1 << 13
+            | 1 << 14 | 1 << 15
             | 1 << 16 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
     // Leaf 1 ECX: SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT, TSC-deadline timer, and "running under a hypervisor".
     public static final int L1_ECX = 1 | 1 << 9 | 1 << 13 | 1 << 19 | 1 << 20 | 1 << 23 | 1 << 24 | 1 << 31;

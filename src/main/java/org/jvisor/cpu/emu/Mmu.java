@@ -31,6 +31,7 @@ final class Mmu {
 
     private final Cpu cpu;
     final MemorySegment ram;
+    private final GuestMemory memory;
     private final long ramSize;
     /** Per 4 KiB page: nonzero when decoded blocks were built from it. */
     final byte[] codePage;
@@ -48,6 +49,7 @@ final class Mmu {
 
     Mmu(Cpu cpu, GuestMemory memory) {
         this.cpu = cpu;
+        this.memory = memory;
         this.ram = memory.segment();
         this.ramSize = memory.size();
         this.codePage = new byte[(int) ((ramSize + 4095) >>> 12)];
@@ -69,6 +71,14 @@ final class Mmu {
         for (long[] t : new long[][] {tlbR, tlbW, tlbX}) {
             for (int i = 0; i < t.length; i += 2) t[i] = EMPTY;
         }
+    }
+
+    /**
+     * Drops every write translation, so the next write to each page walks again and reports the
+     * page written (a live migration's dirty tracking starts, or collected, the pages written so far).
+     */
+    void dropWriteEntries() {
+        for (int i = 0; i < tlbW.length; i += 2) tlbW[i] = EMPTY;
     }
 
     /** INVLPG: drops the translations of one page, for both privilege levels. */
@@ -331,6 +341,7 @@ final class Mmu {
         switch (kind) {
             case READ -> { tlbR[i] = tag; tlbR[i + 1] = addend; }
             case WRITE -> {
+                memory.markWritten(page, 1); // (while a migration tracks writes) the fast path will not report the writes that follow
                 tlbR[i] = tag; // a writable page is readable
                 tlbR[i + 1] = addend;
                 if (codePage[(int) (page >>> 12)] == 0) {
@@ -358,6 +369,9 @@ final class Mmu {
     }
 
     private void physWrite64(long pa, long v) {
-        if (pa >= 0 && pa <= ramSize - 8) ram.set(LONG, pa, v);
+        if (pa >= 0 && pa <= ramSize - 8) {
+            ram.set(LONG, pa, v);
+            memory.markWritten(pa, 8);
+        }
     }
 }

@@ -10,10 +10,12 @@ import java.util.Map;
 public final class Msrs {
     public static final int TSC = 0x10, APIC_BASE = 0x1B, FEATURE_CONTROL = 0x3A, SPEC_CTRL = 0x48,
             BIOS_SIGN_ID = 0x8B, ARCH_CAPABILITIES = 0x10A, MTRRCAP = 0xFE, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175, SYSENTER_EIP = 0x176,
-            MCG_CAP = 0x179, MCG_STATUS = 0x17A, MISC_ENABLE = 0x1A0, PAT = 0x277, MTRR_DEF_TYPE = 0x2FF,
+            MCG_CAP = 0x179, MCG_STATUS = 0x17A, MCG_CTL = 0x17B, MC0_CTL = 0x400, MISC_ENABLE = 0x1A0, PAT = 0x277, MTRR_DEF_TYPE = 0x2FF,
             EFER = 0xC0000080, STAR = 0xC0000081, LSTAR = 0xC0000082, CSTAR = 0xC0000083, SFMASK = 0xC0000084,
             FS_BASE = 0xC0000100, GS_BASE = 0xC0000101, KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103,
             SYSCFG = 0xC0010010, HWCR = 0xC0010015, INT_PENDING_MSG = 0xC0010055;
+
+    static final int MC_BANKS = 5;
 
     private final Map<Integer, Long> values = new HashMap<>();
 
@@ -23,8 +25,12 @@ public final class Msrs {
         values.put(MTRRCAP, 0x508L);          // 8 variable ranges, fixed ranges, write-combining
         values.put(MTRR_DEF_TYPE, 0L);
         values.put(MISC_ENABLE, 1L);          // fast strings
-        values.put(MCG_CAP, 0L);
+        // Machine-check architecture: the global control register and a K8's five banks (CTL, STATUS,
+        // ADDR, MISC each), all of which stay clear, since emulated hardware has no errors to report.
+        values.put(MCG_CAP, 1L << 8 | MC_BANKS);
         values.put(MCG_STATUS, 0L);
+        values.put(MCG_CTL, 0L);
+        for (int i = 0; i < 4 * MC_BANKS; i++) values.put(MC0_CTL + i, 0L);
         values.put(FEATURE_CONTROL, 1L);      // locked, nothing enabled
         values.put(BIOS_SIGN_ID, 0L);
         values.put(SPEC_CTRL, 0L);
@@ -62,5 +68,18 @@ public final class Msrs {
 
     public void set(int index, long value) {
         values.put(index, value);
+    }
+
+    /** All values, for a snapshot. */
+    public Map<Integer, Long> snapshot() {
+        return new java.util.TreeMap<>(values);
+    }
+
+    /**
+     * Takes a snapshot's values: the MSRs this model has; any other index in the snapshot (a
+     * model that had more) is ignored rather than invented here.
+     */
+    public void restore(Map<Integer, Long> saved) {
+        for (var e : saved.entrySet()) if (values.containsKey(e.getKey())) values.put(e.getKey(), e.getValue());
     }
 }

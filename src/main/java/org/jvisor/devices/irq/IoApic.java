@@ -1,5 +1,7 @@
 package org.jvisor.devices.irq;
 
+import org.jvisor.devices.StateArrays;
+
 /**
  * An 82093AA-style IOAPIC (version 0x11) at 0xFEC00000 with 24 input pins: IOREGSEL/IOWIN, the
  * redirection table, edge and level triggering with Remote IRR cleared by the local APIC's EOI
@@ -126,6 +128,22 @@ public final class IoApic {
             level = asserted[pin] && (redirection[pin] & LEVEL) != 0;
         }
         if (level) set(pin, true);
+    }
+
+    /** The redirection table, the lines' levels and the register window. */
+    public record State(long[] redirection, boolean[] asserted, int select, int id) {}
+
+    public synchronized State state() {
+        return new State(redirection.clone(), asserted.clone(), select, id);
+    }
+
+    public synchronized void restore(State s) {
+        long[] r = StateArrays.longs(s.redirection(), PINS, "ioapic redirection");
+        boolean[] a = StateArrays.booleans(s.asserted(), PINS, "ioapic asserted");
+        for (int pin = 0; pin < PINS; pin++) redirection[pin] = r[pin] & (WRITABLE | REMOTE_IRR);
+        System.arraycopy(a, 0, asserted, 0, PINS);
+        select = s.select() & 0xFF;
+        id = s.id() & 0xF;
     }
 
     /** For tests and monitoring: the redirection entry of a pin. */

@@ -7,6 +7,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 import java.util.function.LongSupplier;
 import org.jvisor.cpu.emu.InterruptSource;
+import org.jvisor.devices.StateArrays;
 
 /**
  * A vCPU's local APIC in xAPIC mode (MMIO at 0xFEE00000): IRR/ISR/TMR with priority against
@@ -365,6 +366,49 @@ public final class LocalApic implements InterruptSource {
             if (t != null) LockSupport.unpark(t);
         }
         if (next != Long.MAX_VALUE) rearm(next);
+    }
+
+    // ---------------------------------------------------------------- machine state
+
+    /** Everything the guest can observe; the timer is kept as its expiry on the TSC. */
+    public record State(int[] irr, int[] isr, int[] tmr, int[] lvt, int tpr, int ldr, int dfr, int svr, int esr, int esrPending,
+                        int icrLow, int icrHigh, int initialCount, int divideConfig, long timerStart, long tscDeadline, long expiry,
+                        long apicBaseMsr) {}
+
+    public synchronized State state() {
+        return new State(irr.clone(), isr.clone(), tmr.clone(), lvt.clone(), tpr, ldr, dfr, svr, esr, esrPending, icrLow, icrHigh,
+                initialCount, divideConfig, timerStart, tscDeadline, expiry, apicBaseMsr);
+    }
+
+    /** Takes a saved state (the TSC must already run from the saved value: the timer re-arms against it). */
+    public synchronized void restore(State s) {
+        int[] irr2 = StateArrays.ints(s.irr(), 8, "lapic irr"), isr2 = StateArrays.ints(s.isr(), 8, "lapic isr");
+        int[] tmr2 = StateArrays.ints(s.tmr(), 8, "lapic tmr"), lvt2 = StateArrays.ints(s.lvt(), 6, "lapic lvt");
+        if ((s.apicBaseMsr() & 0xFFFFFFFFFF000L) != BASE) throw new IllegalArgumentException("lapic base " + Long.toHexString(s.apicBaseMsr()));
+        System.arraycopy(irr2, 0, irr, 0, 8);
+        System.arraycopy(isr2, 0, isr, 0, 8);
+        System.arraycopy(tmr2, 0, tmr, 0, 8);
+        for (int i = 0; i < 6; i++) lvt[i] = lvt2[i] & LVT_BITS[i];
+        tpr = s.tpr() & 0xFF;
+        ldr = s.ldr() & 0xFF000000;
+        dfr = s.dfr() | 0x0FFFFFFF;
+        svr = s.svr() & 0x1FF;
+        esr = s.esr();
+        esrPending = s.esrPending();
+        icrLow = s.icrLow();
+        icrHigh = s.icrHigh();
+        initialCount = s.initialCount();
+        divideConfig = s.divideConfig() & 0xB;
+        int code = (divideConfig & 8) >>> 1 | (divideConfig & 3);
+        divideShift = (code + 1) & 7;
+        timerStart = s.timerStart();
+        tscDeadline = s.tscDeadline();
+        apicBaseMsr = s.apicBaseMsr();
+        extIntRouted = extInt != null && (lvt[3] & LVT_MASKED) == 0 && (lvt[3] >>> 8 & 7) == DELIVERY_EXTINT;
+        requested = highest(irr) >= 0;
+        if (armed != null) armed.cancel(false);
+        armed = null;
+        rearm(s.expiry());
     }
 
     // ---------------------------------------------------------------- MSRs

@@ -36,6 +36,19 @@ public final class Cmos {
         };
     }
 
+    /** The index register and NVRAM; the clock itself is the host's, so it is not kept. */
+    public record State(int index, int[] nvram) {}
+
+    public synchronized State state() {
+        return new State(index, nvram.clone());
+    }
+
+    public synchronized void restore(State s) {
+        int[] n = org.jvisor.devices.StateArrays.ints(s.nvram(), 128, "cmos nvram");
+        index = s.index() & 0x7F;
+        for (int i = 0; i < 128; i++) nvram[i] = n[i] & 0xFF;
+    }
+
     public synchronized void write(int port, int v) {
         if (port == 0x70) index = v & 0x7F;
         else if (index != 0x0C && index != 0x0D) nvram[index] = v & 0xFF;

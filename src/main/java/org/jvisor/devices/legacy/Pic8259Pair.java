@@ -58,6 +58,37 @@ public final class Pic8259Pair implements InterruptSource {
             if (data) return imr;
             return readRegister == 1 ? isr : irr;
         }
+
+        ChipState state() {
+            return new ChipState(irr, isr, imr, vectorBase, icwStep, readRegister, autoEoi, needIcw4);
+        }
+
+        void restore(ChipState s) {
+            irr = s.irr() & 0xFF;
+            isr = s.isr() & 0xFF;
+            imr = s.imr() & 0xFF;
+            vectorBase = s.vectorBase() & 0xF8;
+            icwStep = s.icwStep() & 7;
+            readRegister = s.readRegister() & 1;
+            autoEoi = s.autoEoi();
+            needIcw4 = s.needIcw4();
+        }
+    }
+
+    /** One 8259's registers and where its initialization sequence stands. */
+    public record ChipState(int irr, int isr, int imr, int vectorBase, int icwStep, int readRegister, boolean autoEoi, boolean needIcw4) {}
+
+    public record State(ChipState master, ChipState slave) {}
+
+    public synchronized State state() {
+        return new State(master.state(), slave.state());
+    }
+
+    public synchronized void restore(State s) {
+        if (s.master() == null || s.slave() == null) throw new IllegalArgumentException("pic state needs both chips");
+        master.restore(s.master());
+        slave.restore(s.slave());
+        update();
     }
 
     private final Chip master = new Chip(), slave = new Chip();

@@ -1,5 +1,7 @@
 package org.jvisor.devices.legacy;
 
+import org.jvisor.devices.StateArrays;
+
 /**
  * The 8254 programmable interval timer at 1.193182 MHz: channel 0 drives IRQ 0 (modes 0, 2, 3),
  * channel 2 is gated by port 0x61 and its output is readable there (the kernel calibrates the
@@ -49,6 +51,45 @@ public final class Pit8254 {
         long periodNs() {
             return reload * 1_000_000_000L / HZ;
         }
+
+        ChannelState state() {
+            return new ChannelState(mode, access, reload, latched, latchedHalf, readHalf, writeHalf, writeLow, loadedAt, counting, nextIrq);
+        }
+
+        void restore(ChannelState s) {
+            mode = StateArrays.range(s.mode(), 0, 5, "pit mode");
+            access = StateArrays.range(s.access(), 1, 3, "pit access");
+            reload = StateArrays.range(s.reload(), 1, 0x10000, "pit reload");
+            latched = StateArrays.range(s.latched(), -1, 0xFFFF, "pit latch");
+            latchedHalf = s.latchedHalf() & 1;
+            readHalf = s.readHalf() & 1;
+            writeHalf = s.writeHalf() & 1;
+            writeLow = s.writeLow() & 0xFF;
+            loadedAt = s.loadedAt();
+            counting = s.counting();
+            nextIrq = s.nextIrq();
+        }
+    }
+
+    /** One counter, its times on the TSC. */
+    public record ChannelState(int mode, int access, int reload, int latched, int latchedHalf, int readHalf, int writeHalf,
+                               int writeLow, long loadedAt, boolean counting, long nextIrq) {}
+
+    public record State(ChannelState[] channels, boolean gate2, boolean speaker) {}
+
+    public synchronized State state() {
+        return new State(new ChannelState[] {ch[0].state(), ch[1].state(), ch[2].state()}, gate2, speaker);
+    }
+
+    /** Takes a saved state (the TSC must already run from the saved value). */
+    public synchronized void restore(State s) {
+        if (s.channels() == null || s.channels().length != 3) throw new IllegalArgumentException("pit state needs 3 channels");
+        for (int i = 0; i < 3; i++) {
+            if (s.channels()[i] == null) throw new IllegalArgumentException("pit channel " + i + " is missing");
+            ch[i].restore(s.channels()[i]);
+        }
+        gate2 = s.gate2();
+        speaker = s.speaker();
     }
 
     private final Channel[] ch = {new Channel(), new Channel(), new Channel()};

@@ -133,6 +133,24 @@ public final class MsiX {
         flushPending();
     }
 
+    /** The table and the pending bits (the enable and mask bits live in configuration space). */
+    public record State(long[] address, int[] data, boolean[] masked, boolean[] pending) {}
+
+    public synchronized State state() {
+        return new State(address.clone(), data.clone(), masked.clone(), pending.clone());
+    }
+
+    public synchronized void restore(State s) {
+        long[] a = org.jvisor.devices.StateArrays.longs(s.address(), vectors, "msi-x address");
+        int[] d = org.jvisor.devices.StateArrays.ints(s.data(), vectors, "msi-x data");
+        boolean[] m = org.jvisor.devices.StateArrays.booleans(s.masked(), vectors, "msi-x masked");
+        boolean[] p = org.jvisor.devices.StateArrays.booleans(s.pending(), vectors, "msi-x pending");
+        System.arraycopy(a, 0, address, 0, vectors);
+        System.arraycopy(d, 0, data, 0, vectors);
+        System.arraycopy(m, 0, masked, 0, vectors);
+        System.arraycopy(p, 0, pending, 0, vectors);
+    }
+
     public synchronized long pbaRead(long offset, int size) {
         long bits = 0;
         for (int i = 0; i < 64; i++) {

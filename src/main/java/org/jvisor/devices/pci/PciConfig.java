@@ -170,6 +170,30 @@ public final class PciConfig {
         onWrite.accept(off, size);
     }
 
+    /** The 256 bytes of configuration space as the guest left them (BAR addresses, command, capabilities). */
+    public byte[] snapshot() {
+        synchronized (lock) {
+            return bytes.clone();
+        }
+    }
+
+    /**
+     * Takes saved configuration space. The identity (vendor, device, class) must be this
+     * function's: a state file's device in the wrong slot is refused, not adopted.
+     */
+    public void restore(byte[] saved) {
+        byte[] b = org.jvisor.devices.StateArrays.bytes(saved, 256, "pci config");
+        synchronized (lock) {
+            for (int at : new int[] {0, 1, 2, 3, 9, 10, 11}) {
+                if (b[at] != bytes[at]) {
+                    throw new IllegalArgumentException(String.format("pci function %04x:%04x was saved as %02x%02x:%02x%02x",
+                            get16(0), get16(2), b[1], b[0], b[3], b[2]));
+                }
+            }
+            System.arraycopy(b, 0, bytes, 0, 256);
+        }
+    }
+
     /** Sets or clears the interrupt-status bit (INTx asserted). */
     public void setInterruptStatus(boolean on) {
         synchronized (lock) {

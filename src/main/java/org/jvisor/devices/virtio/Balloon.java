@@ -159,6 +159,30 @@ public final class Balloon implements VirtioDevice {
         }
     }
 
+    /** Target, what the guest reports, pages given back, and the statistics buffer it left with the device (-1: none). */
+    public record State(int numPages, int actual, long inflated, int heldStatsHead) {}
+
+    @Override
+    public synchronized State saveState() {
+        return new State(numPages, actual, inflated, heldStats == null ? -1 : heldStats.head());
+    }
+
+    @Override
+    public Class<State> stateType() {
+        return State.class;
+    }
+
+    @Override
+    public synchronized void restoreState(Record saved, java.util.function.IntFunction<Virtqueue> rings) throws VirtioException {
+        if (!(saved instanceof State s)) throw new IllegalArgumentException("not a balloon state: " + saved);
+        if (s.numPages() < 0 || s.actual() < 0 || s.inflated() < 0) throw new IllegalArgumentException("balloon sizes must not be negative");
+        numPages = s.numPages();
+        actual = s.actual();
+        inflated = s.inflated();
+        Virtqueue stats = rings.apply(STATS);
+        heldStats = s.heldStatsHead() < 0 || stats == null ? null : stats.chainAt(s.heldStatsHead());
+    }
+
     @Override
     public synchronized void reset() {
         heldStats = null;

@@ -26,6 +26,16 @@ public final class Block implements VirtioDevice {
     private final boolean readOnly;
     private final String serial;
 
+    /** Writes what the image holds in memory (qcow2 tables) to stable storage: before a snapshot. */
+    public void flush() throws org.jvisor.block.BlockException {
+        if (!readOnly) disk.flush();
+    }
+
+    /** The disk's size as the guest sees it. */
+    public long sizeBytes() {
+        return disk.size();
+    }
+
     public Block(DiskImage disk, boolean readOnly, String serial) {
         this.disk = disk;
         this.readOnly = readOnly || disk.readOnly();

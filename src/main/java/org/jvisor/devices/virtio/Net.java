@@ -40,6 +40,26 @@ public final class Net implements VirtioDevice {
         this.reader = Thread.ofPlatform().daemon().name("tap-" + tap.name()).start(this::readLoop);
     }
 
+    /**
+     * Tells the network the guest's MAC is now behind this TAP (after a live migration), the way
+     * QEMU announces a moved guest: a broadcast RARP from the guest's MAC, so switches and bridges
+     * learn the new port before the guest itself sends anything.
+     */
+    public void announce() {
+        java.nio.ByteBuffer f = java.nio.ByteBuffer.allocate(Tap.VNET_HDR + 60); // no offloads; padded to the minimum frame
+        f.position(Tap.VNET_HDR);
+        f.put(new byte[] {-1, -1, -1, -1, -1, -1}).put(mac).putShort((short) 0x8035); // broadcast, from the guest, RARP
+        f.putShort((short) 1).putShort((short) 0x0800).put((byte) 6).put((byte) 4).putShort((short) 3); // Ethernet/IPv4, reverse request
+        f.put(mac).putInt(0).put(mac).putInt(0);
+        MemorySegment frame = Arena.ofAuto().allocate(f.capacity());
+        MemorySegment.copy(f.array(), 0, frame, ValueLayout.JAVA_BYTE, 0, f.capacity());
+        try {
+            tap.write(frame, f.capacity());
+        } catch (NativeException e) {
+            // no host side to tell
+        }
+    }
+
     public String tapName() {
         return tap.name();
     }

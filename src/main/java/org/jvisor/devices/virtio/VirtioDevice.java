@@ -47,8 +47,35 @@ public interface VirtioDevice extends AutoCloseable {
     default void reset() {
     }
 
+    /** The device's own state for a snapshot, beyond the transport's (a record), or null when it keeps none. */
+    default Record saveState() {
+        return null;
+    }
+
+    /** The record type {@link #saveState} returns, to read it back; null when it keeps none. */
+    default Class<? extends Record> stateType() {
+        return null;
+    }
+
+    /** Takes a saved state, after the transport restored its rings ({@code rings} gives each, or null). */
+    default void restoreState(Record state, java.util.function.IntFunction<Virtqueue> rings) throws VirtioException {
+    }
+
     /** The machine is going away: release host resources (files, taps). */
     @Override
     default void close() {
+    }
+
+    /** A short name for a virtio device type (virtio spec 5): "block", "net", ... */
+    static String kindName(int type) {
+        return switch (type) {
+            case 1 -> "net";
+            case 2 -> "block";
+            case 3 -> "console";
+            case 4 -> "rng";
+            case 5 -> "balloon";
+            case 19 -> "vsock";
+            default -> "virtio-" + type;
+        };
     }
 }

@@ -3,6 +3,7 @@ package org.jvisor.devices.virtio;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import org.jvisor.devices.StateArrays;
 import org.jvisor.devices.pci.MsiSink;
 import org.jvisor.devices.pci.MsiX;
 import org.jvisor.devices.pci.PciConfig;
@@ -275,6 +276,73 @@ public final class VirtioPci implements PciFunction, AutoCloseable {
         signal(configVector, 2);
     }
 
+    // ---------------------------------------------------------------- machine state
+
+    /**
+     * The transport as the driver left it: configuration space, MSI-X, feature and queue
+     * registers, and each enabled ring's position. A request is never half done here: the worker
+     * serves a queue under this object's lock, so a state taken under it sees every popped chain
+     * pushed back (a device that holds one says so in its own state).
+     */
+    public record State(byte[] pciConfig, MsiX.State msix, int status, int deviceFeatureSelect, int driverFeatureSelect, int queueSelect,
+                        int configVector, int generation, long driverFeatures, int[] queueSize, int[] queueVector, boolean[] queueEnabled,
+                        long[] queueDesc, long[] queueDriver, long[] queueDevice, Virtqueue.State[] rings, int isr, String lastError) {}
+
+    public synchronized State state() {
+        Virtqueue.State[] r = new Virtqueue.State[queues];
+        for (int q = 0; q < queues; q++) r[q] = rings[q] == null ? null : rings[q].state();
+        return new State(config.snapshot(), msix.state(), status, deviceFeatureSelect, driverFeatureSelect, queueSelect, configVector,
+                generation, driverFeatures, queueSize.clone(), queueVector.clone(), queueEnabled.clone(), queueDesc.clone(),
+                queueDriver.clone(), queueDevice.clone(), r, isr, lastError);
+    }
+
+    /**
+     * Takes a saved transport state into this freshly made function (same device, same slot) and
+     * then the device's own; the rings are re-checked against RAM as the driver's writes would be.
+     */
+    public synchronized void restore(State s, Record deviceState) throws VirtioException {
+        config.restore(s.pciConfig());
+        if (s.msix() == null) throw new IllegalArgumentException("virtio state has no msi-x table");
+        msix.restore(s.msix());
+        int[] size = StateArrays.ints(s.queueSize(), queues, "queue sizes"), vector = StateArrays.ints(s.queueVector(), queues, "queue vectors");
+        boolean[] enabled = StateArrays.booleans(s.queueEnabled(), queues, "queue enables");
+        long[] descs = StateArrays.longs(s.queueDesc(), queues, "queue descriptor tables");
+        long[] drivers = StateArrays.longs(s.queueDriver(), queues, "queue driver areas");
+        long[] devices = StateArrays.longs(s.queueDevice(), queues, "queue device areas");
+        if (s.rings() == null || s.rings().length != queues) throw new IllegalArgumentException("virtio state needs " + queues + " ring positions");
+        status = s.status() & 0xFF;
+        deviceFeatureSelect = s.deviceFeatureSelect();
+        driverFeatureSelect = s.driverFeatureSelect();
+        queueSelect = s.queueSelect() & 0xFFFF;
+        configVector = s.configVector() & 0xFFFF;
+        generation = s.generation();
+        driverFeatures = s.driverFeatures();
+        isr = s.isr() & 3;
+        lastError = s.lastError();
+        for (int q = 0; q < queues; q++) {
+            queueSize[q] = size[q] & 0xFFFF;
+            queueVector[q] = vector[q] & 0xFFFF;
+            queueDesc[q] = descs[q];
+            queueDriver[q] = drivers[q];
+            queueDevice[q] = devices[q];
+            queueEnabled[q] = false;
+            rings[q] = null;
+            if (enabled[q]) {
+                if (s.rings()[q] == null) throw new IllegalArgumentException("queue " + q + " is enabled but has no ring position");
+                rings[q] = new Virtqueue(mem, dma, queueSize[q], queueDesc[q], queueDriver[q], queueDevice[q], (driverFeatures & F_EVENT_IDX) != 0);
+                rings[q].restore(s.rings()[q]);
+                queueEnabled[q] = true;
+            }
+        }
+        if ((status & DRIVER_OK) != 0) device.activate(driverFeatures);
+        if (deviceState != null) device.restoreState(deviceState, q -> q >= 0 && q < queues ? rings[q] : null);
+    }
+
+    /** Serves every enabled queue once: buffers the driver offered while the state was being saved or moved. */
+    public void kickAll() {
+        for (int q = 0; q < queues; q++) kick(q);
+    }
+
     // ---------------------------------------------------------------- work
 
     /** Asks the worker to serve queue {@code q} (a driver notification, or new input for the device). */
@@ -295,8 +363,27 @@ public final class VirtioPci implements PciFunction, AutoCloseable {
         }
     }
 
+    /**
+     * Stops taking requests (a live migration's last phase): waits until the one in progress is
+     * done, and serves nothing until {@link #thaw}. Kicks that come meanwhile are answered by the thaw.
+     */
+    public synchronized void freeze() {
+        frozen = true;
+    }
+
+    /** Takes requests again, first those that came while frozen. */
+    public void thaw() {
+        synchronized (this) {
+            frozen = false;
+        }
+        kickAll();
+    }
+
+    private boolean frozen; // guarded by this
+
     private void serve(int q) {
         synchronized (this) {
+            if (frozen) return; // the thaw kicks every queue
             Virtqueue ring = rings[q];
             if (ring == null || (status & DRIVER_OK) == 0 || (status & NEEDS_RESET) != 0) return;
             try {

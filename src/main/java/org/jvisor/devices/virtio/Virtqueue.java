@@ -132,8 +132,11 @@ public final class Virtqueue {
     /** Returns a chain to the driver with {@code written} bytes placed in its writable buffers. */
     public void push(Chain c, int written) {
         long left = written & 0xFFFFFFFFL;
-        for (int i = 0; i < c.count && left > 0; i++) {
+        for (int i = 0; i < c.count; i++) {
             if (!c.writable[i]) continue;
+            // A migration resends every buffer the device could have written, whatever it reports.
+            mem.markWritten(c.addr[i], c.len[i]);
+            if (left <= 0) continue;
             dma.written(c.addr[i], Math.min(left, c.len[i]));
             left -= c.len[i];
         }
@@ -143,6 +146,25 @@ public final class Virtqueue {
         usedIdx = (usedIdx + 1) & 0xFFFF;
         java.lang.invoke.VarHandle.releaseFence(); // the entry before the index that publishes it
         mem.write16(used + 2, usedIdx);
+    }
+
+    /** Where the device stands in the rings (the rings themselves are in guest RAM). */
+    public record State(int lastAvail, int usedIdx, int signalledUsed) {}
+
+    public State state() {
+        return new State(lastAvail, usedIdx, signalledUsed);
+    }
+
+    /** Continues from a saved position, so requests the device had taken are not taken twice. */
+    public void restore(State s) {
+        lastAvail = s.lastAvail() & 0xFFFF;
+        usedIdx = s.usedIdx() & 0xFFFF;
+        signalledUsed = s.signalledUsed() & 0xFFFF;
+    }
+
+    /** The chain that starts at descriptor {@code head} again (one a device held across a snapshot). */
+    public Chain chainAt(int head) throws VirtioException {
+        return walk(head);
     }
 
     /** Whether the driver wants an interrupt for what was pushed since the last one (event index or the NO_INTERRUPT flag). */

@@ -1,0 +1,21 @@
+package org.jvisor.vmm;
+
+import java.util.List;
+
+/**
+ * What a machine is made of, independent of how it was asked for (CLI flags today, the daemon's
+ * definitions later): RAM and the devices in their PCI slot order. A snapshot keeps it, and a
+ * restore builds the same machine from it before it loads the state into it.
+ */
+public record MachineConfig(long memoryBytes, List<Disk> disks, List<Nic> nics, boolean rng, boolean balloon) {
+    public MachineConfig {
+        disks = disks == null ? List.of() : List.copyOf(disks);
+        nics = nics == null ? List.of() : List.copyOf(nics);
+    }
+
+    /** A virtio-blk disk: the image file, its format, and the serial the guest sees. */
+    public record Disk(String path, String format, boolean readOnly, String serial) {}
+
+    /** A virtio-net NIC on a TAP (empty name: the kernel picks one), with the guest's MAC and an optional host address. */
+    public record Nic(String tap, String mac, String hostIp) {}
+}
