@@ -72,6 +72,23 @@ final class GuestConsole implements AutoCloseable {
         waitFor(marker, from, seconds);
     }
 
+    private int marker;
+
+    /**
+     * Runs a command in the guest's (busybox or bash) shell and returns what it printed between two
+     * markers; the markers are typed with backslashes, so the echo of the typing never matches.
+     */
+    String shell(String command, int seconds) throws Exception {
+        int n = ++marker;
+        String begin = "@@B" + n + "@@", end = "@@E" + n + "@@";
+        int from = text.length();
+        type("echo " + begin.replace("@", "\\@") + "; " + command + "; echo " + end.replace("@", "\\@") + "\n");
+        waitFor(end, from, seconds);
+        String all = text.substring(from);
+        int b = all.indexOf(begin), e = all.indexOf(end);
+        return b < 0 || e < b ? "" : all.substring(b + begin.length(), e).replace("\r", "").strip();
+    }
+
     @Override
     public void close() throws InterruptedException {
         if (process.isAlive()) process.destroyForcibly().waitFor();

@@ -89,4 +89,32 @@ class RunCommandBadInputTest {
         assertTrue(rejected("--net", "tap,mac=zz").contains("mac"));
         assertTrue(rejected("--net", "tap,host-ip=10.0.0.1").contains("CIDR"));
     }
+
+    @Test
+    void badStateFiles() throws Exception {
+        assertTrue(rejected("--restore", dir.resolve("nope.state").toString()).contains("no such file"));
+        assertTrue(rejected("--restore", file("zeros.state", new byte[8192]).toString()).contains("not a jvisor state file"));
+        byte[] good;
+        try (var in = getClass().getResourceAsStream("/state/v1.state")) {
+            good = in.readAllBytes();
+        }
+        assertTrue(rejected("--restore", file("cut.state", java.util.Arrays.copyOf(good, good.length - 100)).toString()).contains("truncated"));
+        byte[] flipped = good.clone();
+        flipped[flipped.length - 40] ^= 1; // inside the index
+        assertTrue(rejected("--restore", file("flipped.state", flipped).toString()).contains("damaged"));
+        Path ok = file("ok.state", good);
+        assertTrue(rejected("--restore", ok.toString(), "--memory", "1G").contains("leave out"));
+        assertTrue(rejected("--restore", ok.toString(), "--disk", ok.toString()).contains("leave out"));
+    }
+
+    @Test
+    void badIncomingMigrations() throws Exception {
+        assertTrue(rejected("--incoming", "ftp://example").contains("not a migration URI"));
+        assertTrue(rejected("--incoming", "tcp:127.0.0.1:99999").contains("port 99999"));
+        assertTrue(rejected("--incoming", "tcp:nohostport").contains("host and port"));
+        assertTrue(rejected("--incoming", "unix:").contains("no socket path"));
+        assertTrue(rejected("--incoming", "unix:" + dir.resolve("in.sock"), "--memory", "1G").contains("leave out"));
+        assertTrue(rejected("--incoming", "unix:" + dir.resolve("in.sock"), "--restore", dir.resolve("x.state").toString()).contains("give one"));
+        assertTrue(rejected("--incoming", "unix:" + dir).contains("is a directory"));
+    }
 }

@@ -87,4 +87,15 @@ class RunCommandGuestTest {
         String err = (String) r[2];
         assertTrue(err.strip().lines().count() == 1 && err.contains("jvisor: guest panic: Kernel panic - not syncing"), err);
     }
+
+    /** As `printf 'uname -sm\npoweroff\n' | jvisor run`: input that comes before the guest listens waits for it. */
+    @Test
+    void inputTypedBeforeTheGuestReadsItIsKept() throws Exception {
+        try (GuestConsole vm = new GuestConsole(GuestConsole.jvisorRun())) {
+            vm.type("uname -sm\npoweroff\n"); // before the kernel has even started
+            assertTrue(vm.process.waitFor(300, java.util.concurrent.TimeUnit.SECONDS), "no exit:\n" + vm.tail());
+            assertEquals(0, vm.process.exitValue(), vm.tail());
+            assertTrue(vm.text().contains("Linux x86_64"), vm.tail());
+        }
+    }
 }

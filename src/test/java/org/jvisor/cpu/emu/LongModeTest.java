@@ -38,6 +38,11 @@ class LongModeTest {
     void setUp() {
         mem = GuestMemory.allocate(16 << 20);
         cpu = new Cpu(mem);
+        setUp0();
+    }
+
+    /** The page tables, GDT, TSS and IDT in {@code mem}, and {@code cpu} in 64-bit kernel mode on them. */
+    void setUp0() {
         // Identity-map 0-8 MiB with 2 MiB pages: kernel, kernel, user, no-execute.
         mem.write64(PML4, PDPT | P | RW | US);
         mem.write64(PDPT, PD | P | RW | US);

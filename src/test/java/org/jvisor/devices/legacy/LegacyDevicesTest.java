@@ -103,17 +103,50 @@ class LegacyDevicesTest {
         assertEquals(0x01, uart.read(2) & 0x0F, "reading IIR acknowledges it");
         uart.write(1, 0x01); // receive interrupts only
         uart.receive(new byte[] {'x', 'y'}, 0, 2);
+        for (long end = System.nanoTime() + 5_000_000_000L; (uart.read(5) & 1) == 0 && System.nanoTime() < end; ) Thread.onSpinWait();
         assertEquals(2, irqs.get());
         assertEquals(1, uart.read(5) & 1, "data ready");
         assertEquals(0x04, uart.read(2) & 0x0F);
         assertEquals('x', uart.read(0));
-        assertEquals('y', uart.read(0));
+        for (long end = System.nanoTime() + 5_000_000_000L; (uart.read(5) & 1) == 0 && System.nanoTime() < end; ) Thread.onSpinWait();
+        assertEquals('y', uart.read(0), "the next character follows a moment later (no FIFO: one at a time)");
         assertEquals(0, uart.read(5) & 1);
         // Divisor latch access does not disturb data.
         uart.write(3, 0x80);
         uart.write(0, 1);
         uart.write(3, 0x03);
         assertEquals("hi", out.toString());
+    }
+
+    /** Input typed before the guest listens waits on the host side, through the FIFO reset of the port's opening. */
+    @Test
+    void uartKeepsInputUntilTheGuestListens() throws InterruptedException {
+        AtomicInteger irqs = new AtomicInteger();
+        Serial16550 uart = new Serial16550(new ByteArrayOutputStream(), irqs::incrementAndGet);
+        byte[] typed = new byte[40];
+        for (int i = 0; i < typed.length; i++) typed[i] = (byte) ('a' + i % 26);
+        uart.receive(typed, 0, typed.length);
+        assertEquals(0, uart.read(5) & 1, "nothing in the receiver while the guest does not listen");
+        assertEquals(40, uart.pendingInput());
+        uart.write(2, 0x07); // enable and reset the FIFOs, as Linux does when the port opens
+        uart.read(0);        // and a read of the receive register to clear it
+        uart.write(1, 0x01); // receive interrupts on: now it listens
+        assertEquals(0, uart.read(0), "and the read \"for luck\" right after finds nothing yet");
+        StringBuilder got = new StringBuilder();
+        long end = System.nanoTime() + 5_000_000_000L;
+        while (got.length() < typed.length && System.nanoTime() < end) {
+            if ((uart.read(5) & 1) != 0) got.append((char) uart.read(0));
+            else Thread.onSpinWait();
+        }
+        assertEquals(new String(typed, java.nio.charset.StandardCharsets.US_ASCII), got.toString());
+        assertTrue(irqs.get() >= 3, "an interrupt for each FIFO load: " + irqs.get());
+        assertEquals(0, uart.pendingInput());
+        uart.write(1, 0x00); // closed again: input waits once more
+        uart.receive(new byte[] {'z'}, 0, 1);
+        Thread.sleep(20);
+        assertEquals(0, uart.read(5) & 1);
+        assertEquals(1, uart.pendingInput());
+        uart.close();
     }
 
     @Test
