@@ -62,6 +62,12 @@ public final class Cpu {
     /** XMM registers as (low, high) pairs: xmm[2n] is bits 0-63 of XMMn. */
     public final long[] xmm = new long[32];
     public int mxcsr = 0x1F80;
+    /**
+     * Which NaN a dot product (DPPS/DPPD) returns when several lanes are NaN: the architecture
+     * leaves it open and vendors differ. The model's vendor (AMD) sums pairwise as the SDM writes
+     * it; the differential test switches to Intel's order on an Intel host.
+     */
+    public boolean intelDotProductLanes;
     public final X87 fpu = new X87();
     final SoftFloat softFloat = new SoftFloat();
 

@@ -66,7 +66,11 @@ final class Sse41Float {
         return f.kind() == K32 ? Float.floatToRawIntBits((float) r) & 0xFFFFFFFFL : Double.doubleToRawLongBits(r);
     }
 
-    /** Products of the elements imm[7:4] selects (others +0), summed pairwise, into the elements imm[3:0] selects. */
+    /**
+     * Products of the elements imm[7:4] selects (others +0), summed pairwise, into the elements
+     * imm[3:0] selects. The sums are the same in every lane; only the NaN chosen when two are NaN
+     * depends on the order, which on Intel cores differs per lane (see Cpu.intelDotProductLanes).
+     */
     private static void dpps(Cpu c, SoftFloat sf, Insn i, int imm) {
         long[] s = c.xmmSrc(i, true);
         long[] x = c.xmm;
@@ -77,15 +81,22 @@ final class Sse41Float {
             long a = Lanes.lane(x[d + (k >> 1)], k & 1, 32), b = Lanes.lane(s[k >> 1], k & 1, 32);
             p[k] = SseFloat.lane(c, sf, SseFloat.MUL, a, b, F32);
         }
-        long lo = SseFloat.lane(c, sf, SseFloat.ADD, p[0], p[1], F32);
-        long hi = SseFloat.lane(c, sf, SseFloat.ADD, p[2], p[3], F32);
-        long sum = SseFloat.lane(c, sf, SseFloat.ADD, lo, hi, F32);
+        long[] sum = new long[4];
+        if (c.intelDotProductLanes) {
+            long[] half = new long[4];
+            for (int k = 0; k < 4; k++) half[k] = SseFloat.lane(c, sf, SseFloat.ADD, p[k ^ 1], p[k], F32);
+            for (int k = 0; k < 4; k++) sum[k] = SseFloat.lane(c, sf, SseFloat.ADD, half[k], half[k ^ 2], F32);
+        } else {
+            long lo = SseFloat.lane(c, sf, SseFloat.ADD, p[0], p[1], F32);
+            long hi = SseFloat.lane(c, sf, SseFloat.ADD, p[2], p[3], F32);
+            java.util.Arrays.fill(sum, SseFloat.lane(c, sf, SseFloat.ADD, lo, hi, F32));
+        }
         SseFloat.finish(c, sf);
         long r0 = 0, r1 = 0;
         for (int k = 0; k < 4; k++) {
             if (((imm >>> k) & 1) == 0) continue;
-            if (k < 2) r0 = Lanes.put(r0, k, 32, sum);
-            else r1 = Lanes.put(r1, k - 2, 32, sum);
+            if (k < 2) r0 = Lanes.put(r0, k, 32, sum[k]);
+            else r1 = Lanes.put(r1, k - 2, 32, sum[k]);
         }
         x[d] = r0;
         x[d + 1] = r1;
@@ -97,9 +108,10 @@ final class Sse41Float {
         int d = i.reg * 2;
         long p0 = (imm & 0x10) != 0 ? SseFloat.lane(c, sf, SseFloat.MUL, x[d], s[0], F64) : 0;
         long p1 = (imm & 0x20) != 0 ? SseFloat.lane(c, sf, SseFloat.MUL, x[d + 1], s[1], F64) : 0;
-        long sum = SseFloat.lane(c, sf, SseFloat.ADD, p0, p1, F64);
+        long sum0 = SseFloat.lane(c, sf, SseFloat.ADD, p0, p1, F64);
+        long sum1 = c.intelDotProductLanes ? SseFloat.lane(c, sf, SseFloat.ADD, p1, p0, F64) : sum0;
         SseFloat.finish(c, sf);
-        x[d] = (imm & 1) != 0 ? sum : 0;
-        x[d + 1] = (imm & 2) != 0 ? sum : 0;
+        x[d] = (imm & 1) != 0 ? sum0 : 0;
+        x[d + 1] = (imm & 2) != 0 ? sum1 : 0;
     }
 }

@@ -122,6 +122,24 @@ class CpuTest {
         assertEquals(Vectors.GP, f.vector());
     }
 
+    /** Four NaNs with distinct payloads dotted with ones: which payload lands where is the vendor's choice. */
+    @Test
+    void dotProductNaNsFollowTheVendorsLaneOrder() {
+        long ones = 0x3F8000003F800000L;
+        for (boolean intel : new boolean[] {false, true}) {
+            cpu.intelDotProductLanes = intel;
+            cpu.xmm[0] = 0x7FC000027FC00001L;
+            cpu.xmm[1] = 0x7FC000047FC00003L;
+            cpu.xmm[2] = ones;
+            cpu.xmm[3] = ones;
+            run("660f3a40c1fff4"); // dpps xmm0, xmm1, 0xff; hlt
+            // AMD (the model's vendor) as the SDM writes it: (p0 + p1) + (p2 + p3) in every lane;
+            // Intel, as measured on a Xeon: lane k is (p[k^1] + p[k]) + (the same for lane k^2).
+            assertEquals(intel ? 0x7FC000017FC00002L : 0x7FC000017FC00001L, cpu.xmm[0]);
+            assertEquals(intel ? 0x7FC000037FC00004L : 0x7FC000017FC00001L, cpu.xmm[1]);
+        }
+    }
+
     @Test
     void unmaskedSseExceptionRaisesXm() {
         cpu.mxcsr = 0x1F80 & ~0x200; // unmask divide-by-zero

@@ -21,6 +21,7 @@ final class Emulated implements AutoCloseable {
     Emulated(boolean translate, boolean hot) {
         jit = translate ? new Jit(0, true, hot) : null;
         cpu.setJit(jit);
+        cpu.intelDotProductLanes = HostOracle.intelHost();
     }
     private static final byte[] UD2 = {0x0F, 0x0B};
     long executed;

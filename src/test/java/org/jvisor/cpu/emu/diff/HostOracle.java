@@ -22,6 +22,15 @@ final class HostOracle implements AutoCloseable {
     private static final Path SOURCE = Path.of("src/test/native/oracle.c");
     private static final Path BINARY = Path.of("target/oracle");
 
+    /** Whether the host CPU is Intel's, whose dot products pick NaNs in their own lane order. */
+    static boolean intelHost() {
+        try {
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().anyMatch(l -> l.startsWith("vendor_id") && l.contains("GenuineIntel"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     private Process proc;
     private OutputStream out;
     private DataInputStream in;
