@@ -38,6 +38,7 @@ public final class EchoClient {
         int[] received = {0};
         boolean[] inOrder = {true};
         long[] last = {System.nanoTime()}, longest = {0};
+        String[] ended = {"open"};
         Thread reader = Thread.ofPlatform().start(() -> {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.US_ASCII))) {
                 for (String line; (line = in.readLine()) != null; ) {
@@ -49,28 +50,35 @@ public final class EchoClient {
                         last[0] = now;
                     }
                 }
+                ended[0] = "closed by the guest";
             } catch (java.io.IOException e) {
-                // the connection ended: counted below
+                ended[0] = "broken: " + e; // counted below
             }
         });
         OutputStream out = sock.getOutputStream();
         int sent = 0;
-        while (!Files.exists(stop)) {
-            out.write(("msg " + sent++ + "\n").getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            Thread.sleep(100);
+        try {
+            while (!Files.exists(stop) && reader.isAlive()) {
+                out.write(("msg " + sent + "\n").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                sent++;
+                Thread.sleep(100);
+            }
+        } catch (java.io.IOException e) {
+            ended[0] = "broken while sending: " + e;
         }
         long wait = System.nanoTime() + 30_000_000_000L;
-        while (System.nanoTime() < wait) {
+        while (System.nanoTime() < wait && reader.isAlive()) {
             synchronized (received) {
                 if (received[0] >= sent) break;
             }
             Thread.sleep(50);
         }
-        sock.shutdownOutput();
+        if (!sock.isClosed()) sock.shutdownOutput();
         reader.join(5000);
         synchronized (received) {
-            System.out.printf("echo: sent=%d received=%d in-order=%b longest-silence-ms=%d%n", sent, received[0], inOrder[0], longest[0] / 1_000_000);
+            System.out.printf("echo: sent=%d received=%d in-order=%b longest-silence-ms=%d connection=%s%n", sent, received[0], inOrder[0],
+                    longest[0] / 1_000_000, ended[0]);
             System.exit(received[0] == sent && inOrder[0] ? 0 : 1);
         }
     }

@@ -109,7 +109,7 @@ class SnapshotGuestTest {
     @Order(1)
     void aPausedGuestInTheMiddleOfWorkIsSavedAndKilled() throws Exception {
         vm.shell("ip addr add " + GUEST + "/24 dev eth0 && ip link set eth0 up && mkdir -p /mnt && mount -t ext4 /dev/vda /mnt", 60);
-        vm.type("nc -l -p 7000 -e cat &\n");
+        vm.type("(nc -l -p 7000 -e cat &)\n"); // not a job of this shell: the kill of the jobs later spares it
         echo = new EchoSession(NS, GUEST, 7000, dir.resolve("stop-echo"));
         // The writer: LINES numbered lines, flushed to the disk as it goes, slow enough to be cut in the middle.
         vm.type("(i=0; while [ $i -lt " + LINES + " ]; do echo \"line $i\" >> /mnt/data; i=$((i+1)); "
