@@ -43,3 +43,38 @@ jvisor_build_if_stale() {
     (cd "$jvisor_root" && mvn -B -q -Dstyle.color=never -DskipTests package) >&2 || { echo "jvisor: build failed" >&2; exit 2; }
   fi
 }
+
+# The JDK's AOT cache (JEP 483/514/515) of the VMM's classes, loaded, linked and profiled: a VMM
+# that starts from it is ready sooner (a restore from a snapshot answers ~40% sooner here) and
+# holds less memory. The first `jvisor run` after a build records what it loads (quietly, at its
+# exit); the next jvisor command makes the cache from that (~1-2 s, once) and every later one maps
+# it. A cache made from another jar is ignored, by the JVM and by this check. JVISOR_AOT=off
+# turns it off.
+jvisor_aot="$jvisor_root/target/jvisor.aot"
+jvisor_aot_cp="$jvisor_jar:$jvisor_root/target/lib/*"
+jvisor_jvm_flags="--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC" # the same when the cache is made and used
+jvisor_aot_flags() { # COMMAND: prints the JVM flags that use the cache, or record for one
+  [ "${JVISOR_AOT:-on}" = off ] && return 0
+  local conf pid
+  for conf in "$jvisor_root"/target/aot-training.*.conf; do
+    [ -f "$conf" ] || continue
+    pid=${conf%.conf}; pid=${pid##*.}
+    kill -0 "$pid" 2>/dev/null && continue # that VMM still runs: it writes the record at its exit
+    if [ "$conf" -nt "$jvisor_jar" ] && ! { [ -f "$jvisor_aot" ] && [ "$jvisor_aot" -nt "$jvisor_jar" ]; }; then
+      echo "jvisor: making the JVM's AOT cache from the last run (once per build)" >&2
+      if "$JAVA_HOME/bin/java" $jvisor_jvm_flags -XX:AOTMode=create -XX:AOTConfiguration="$conf" -XX:AOTCache="$jvisor_aot.$$" \
+           -cp "$jvisor_aot_cp" >"$jvisor_root/target/aot.log" 2>&1; then
+        mv -f "$jvisor_aot.$$" "$jvisor_aot"
+      else
+        rm -f "$jvisor_aot.$$"; echo "jvisor: could not make it (see target/aot.log); going on without" >&2
+      fi
+    fi
+    rm -f "$conf"
+  done
+  if [ -f "$jvisor_aot" ] && [ "$jvisor_aot" -nt "$jvisor_jar" ]; then
+    echo "-XX:AOTCache=$jvisor_aot"
+  elif [ "${1:-}" = run ]; then
+    echo "-XX:AOTMode=record -XX:AOTConfiguration=$jvisor_root/target/aot-training.$$.conf" \
+         "-XX:+UnlockDiagnosticVMOptions -XX:-DisplayVMOutput -Xlog:aot=off -Xlog:cds=off"
+  fi
+}

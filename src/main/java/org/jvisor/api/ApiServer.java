@@ -15,6 +15,7 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.unixdomain.server.UnixDomainServerConnector;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -53,7 +54,12 @@ public final class ApiServer implements AutoCloseable {
         UnixDomainServerConnector connector = new UnixDomainServerConnector(server, 1, 1);
         connector.setUnixDomainPath(abs);
         server.addConnector(connector);
-        server.setHandler(new Handler.Abstract() {
+        // Graceful: the request that ends the VM (stop, a migration) still gets its answer when the
+        // VMM closes the server right after.
+        GracefulHandler graceful = new GracefulHandler();
+        server.setHandler(graceful);
+        server.setStopTimeout(3000);
+        graceful.setHandler(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) throws Exception {
                 String body;

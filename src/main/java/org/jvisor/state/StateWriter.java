@@ -29,7 +29,7 @@ public final class StateWriter implements AutoCloseable {
     private final Set<String> names = new HashSet<>();
     private long position = StateFormat.HEADER;
     private long ramBytes;
-    private boolean committed;
+    private boolean finished, committed;
 
     private StateWriter(Path file) throws IOException {
         this.file = file;
@@ -84,6 +84,17 @@ public final class StateWriter implements AutoCloseable {
 
     /** Writes the index and trailer, forces the file to disk and renames it over the target. */
     public void commit() throws IOException {
+        finishWriting();
+        makeDurable();
+    }
+
+    /**
+     * Writes the index and trailer: the file's content is complete (in the host's page cache),
+     * so what it captured may change from here on; {@link #makeDurable} then puts it in place.
+     */
+    public void finishWriting() throws IOException {
+        if (finished) return;
+        finished = true;
         int size = 4;
         for (StateFormat.Entry e : entries) size += 2 + e.name().getBytes(StandardCharsets.UTF_8).length + 1 + 8 + 8 + 4;
         ByteBuffer idx = le(size);
@@ -99,6 +110,11 @@ public final class StateWriter implements AutoCloseable {
         tr.putLong(indexAt).putInt(size).putInt(crc(idx.array(), 0, size)).put(StateFormat.END).flip();
         writeFully(tr, indexAt + size);
         ch.truncate(indexAt + size + StateFormat.TRAILER);
+    }
+
+    /** Forces the finished file to disk and renames it over the target. */
+    public void makeDurable() throws IOException {
+        if (!finished) throw new IllegalStateException("the state file is not finished");
         ch.force(true);
         ch.close();
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -152,14 +152,23 @@ public final class Vm {
         boolean wasRunning = state == State.RUNNING;
         long t0 = System.nanoTime();
         if (wasRunning) pause();
+        double[] downtime = {0};
+        boolean[] resumed = {false};
         Snapshot.Written w;
         try {
-            w = Snapshot.write(file, config, machine);
+            // The guest runs on once its state is in the file's pages; forcing them to disk is not its downtime.
+            w = Snapshot.write(file, config, machine, () -> {
+                if (wasRunning && resume) {
+                    machine.resume();
+                    state = State.RUNNING;
+                    resumed[0] = true;
+                    downtime[0] = (System.nanoTime() - t0) / 1e6;
+                }
+            });
         } finally {
-            if (wasRunning && resume) resume();
+            if (wasRunning && resume && !resumed[0]) resume();
         }
-        double downtime = wasRunning && resume ? (System.nanoTime() - t0) / 1e6 : 0;
-        return new SnapshotResult(w.path(), w.fileBytes(), w.ramBytes(), w.writeMillis(), downtime, wireName(state));
+        return new SnapshotResult(w.path(), w.fileBytes(), w.ramBytes(), w.writeMillis(), downtime[0], wireName(state));
     }
 
     /** What a snapshot wrote and cost: the guest stood still for {@code downtimeMillis} (0 when it stays paused). */
