@@ -30,6 +30,8 @@ public final class Serial16550 {
     private int ier, lcr, mcr, scr, dll = 12, dlm;
     private boolean fifo;
     private Thread feeder; // started with the first input
+    private Thread flusher; // started with the first output that does not end a line
+    private boolean unflushed;
 
     public Serial16550(OutputStream out, Runnable irq) {
         this.out = out;
@@ -42,6 +44,7 @@ public final class Serial16550 {
      * interrupt status, and drops the rest: the typist is going away).
      */
     public void receive(byte[] b, int off, int len) {
+        if (TRACE != null) trace("typed " + new String(b, off, len, java.nio.charset.StandardCharsets.ISO_8859_1).replace("\n", "\\n").replace("\r", "\\r"));
         synchronized (this) {
             for (int i = 0; i < len; i++) {
                 while (pending.size() >= PENDING_LIMIT) {
@@ -88,6 +91,7 @@ public final class Serial16550 {
     /** Stops the thread that feeds input in; what was not read yet is dropped with the machine. */
     public synchronized void close() {
         if (feeder != null) feeder.interrupt();
+        if (flusher != null) flusher.interrupt();
     }
 
     /** Bytes typed that the guest has not read yet (in the FIFO or still on the host side). */
@@ -135,7 +139,13 @@ public final class Serial16550 {
     private void refill() {
         boolean was = !rx.isEmpty();
         int room = (fifo ? FIFO_SIZE : 1) - rx.size();
-        for (; room > 0 && !pending.isEmpty(); room--) rx.add(pending.poll() & 0xFF);
+        StringBuilder moved = TRACE != null ? new StringBuilder() : null;
+        for (; room > 0 && !pending.isEmpty(); room--) {
+            int b = pending.poll() & 0xFF;
+            if (moved != null) moved.append(b < 32 ? String.format("\\x%02x", b) : String.valueOf((char) b));
+            rx.add(b);
+        }
+        if (moved != null) trace("to rx: " + moved + " pending=" + pending.size());
         if (pending.size() < PENDING_LIMIT) notifyAll();
         if (!was && !rx.isEmpty()) irq.run();
     }
@@ -182,6 +192,7 @@ public final class Serial16550 {
                     dlm = v;
                 } else {
                     boolean txOn = (v & 2) != 0 && (ier & 2) == 0;
+                    if (TRACE != null && ((v ^ ier) & 1) != 0) trace("IER rx " + ((v & 1) != 0 ? "on" : "off") + " pending=" + pending.size() + " rx=" + rx.size());
                     ier = v & 0x0F;
                     if (txOn) { thrEmptyPending = true; irq.run(); }
                     if ((ier & 1) != 0 && !rx.isEmpty()) irq.run();
@@ -190,7 +201,10 @@ public final class Serial16550 {
             }
             case 2 -> {
                 fifo = (v & 1) != 0;
-                if ((v & 2) != 0) rx.clear();
+                if ((v & 2) != 0) {
+                    if (TRACE != null) trace("FCR clear rx, dropping " + rx.size() + " pending=" + pending.size());
+                    rx.clear();
+                }
                 notifyAll();
             }
             case 3 -> lcr = v;
@@ -203,19 +217,72 @@ public final class Serial16550 {
         }
     }
 
+    /** -Djvisor.serial.trace=FILE: the receive side's events, for finding where typed input went. */
+    private static final java.io.PrintStream TRACE = openTrace(System.getProperty("jvisor.serial.trace"));
+
+    private static java.io.PrintStream openTrace(String file) {
+        try {
+            return file == null ? null : new java.io.PrintStream(new java.io.FileOutputStream(file, true), true);
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static void trace(String what) {
+        if (TRACE != null) TRACE.printf("%.3f %s%n", System.nanoTime() / 1e9, what);
+    }
+
     private int rxByte() {
         int b = rx.poll();
+        if (TRACE != null) trace("guest read " + (b < 32 ? String.format("\\x%02x", b) : String.valueOf((char) b)));
         if (rx.isEmpty()) notifyAll();
         else if ((ier & 1) != 0) irq.run();
         return b;
     }
 
+    /**
+     * Sends a byte to the console. A line goes out when it ends; what does not end a line (a
+     * "login: " or "Password: " prompt) goes out a moment later, when the guest has stopped
+     * writing: flushed on every byte, a boot's log would cost a system call per character.
+     */
     private void transmit(int v) {
         try {
             out.write(v);
-            if (v == '\n') out.flush();
+            if (v == '\n') {
+                out.flush();
+                unflushed = false;
+            } else if (!unflushed) {
+                unflushed = true;
+                if (flusher == null) flusher = Thread.ofVirtual().name("uart-flusher").start(this::flushLater);
+                notifyAll();
+            }
         } catch (IOException e) {
             // The console went away: output is dropped, the guest carries on.
         }
     }
+
+    private void flushLater() {
+        try {
+            while (true) {
+                synchronized (this) {
+                    while (!unflushed) wait();
+                }
+                Thread.sleep(FLUSH_DELAY_MS);
+                synchronized (this) {
+                    if (!unflushed) continue;
+                    unflushed = false;
+                    try {
+                        out.flush();
+                    } catch (IOException e) {
+                        // the console went away
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            // the machine is going away
+        }
+    }
+
+    /** How long output that does not end a line may wait for more (a prompt shows after this). */
+    static final int FLUSH_DELAY_MS = 5;
 }

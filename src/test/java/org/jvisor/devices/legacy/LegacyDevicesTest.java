@@ -29,6 +29,22 @@ class LegacyDevicesTest {
         return pic;
     }
 
+    /** A prompt that ends no line reaches a buffered console by itself: a login prompt once waited for the next line. */
+    @Test
+    void uartOutputWithoutANewlineIsFlushedSoon() throws Exception {
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        java.io.BufferedOutputStream buffered = new java.io.BufferedOutputStream(sink, 8192);
+        Serial16550 uart = new Serial16550(buffered, () -> { });
+        try {
+            for (char c : "jvtest login: ".toCharArray()) uart.write(0, c);
+            long until = System.nanoTime() + 2_000_000_000L;
+            while (sink.size() == 0 && System.nanoTime() < until) Thread.sleep(1);
+            assertEquals("jvtest login: ", sink.toString(java.nio.charset.StandardCharsets.US_ASCII));
+        } finally {
+            uart.close();
+        }
+    }
+
     @Test
     void picDeliversByPriorityAndWaitsForEoi() {
         Pic8259Pair pic = initialisedPic();
