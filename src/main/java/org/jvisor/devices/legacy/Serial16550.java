@@ -32,6 +32,7 @@ public final class Serial16550 {
     private Thread feeder; // started with the first input
     private Thread flusher; // started with the first output that does not end a line
     private boolean unflushed;
+    private boolean rxHasLoopback; // the receiver holds bytes the guest sent itself in loopback mode
 
     public Serial16550(OutputStream out, Runnable irq) {
         this.out = out;
@@ -180,7 +181,10 @@ public final class Serial16550 {
         switch (offset) {
             case 0 -> {
                 if (dlab) dll = v;
-                else if ((mcr & 0x10) != 0) rx.add(v); // loopback
+                else if ((mcr & 0x10) != 0) { // loopback
+                    rx.add(v);
+                    rxHasLoopback = true;
+                }
                 else {
                     transmit(v);
                     thrEmptyPending = true; // sent at once: the holding register is empty again
@@ -202,8 +206,13 @@ public final class Serial16550 {
             case 2 -> {
                 fifo = (v & 1) != 0;
                 if ((v & 2) != 0) {
-                    if (TRACE != null) trace("FCR clear rx, dropping " + rx.size() + " pending=" + pending.size());
+                    if (TRACE != null) trace("FCR clear rx, " + rx.size() + " back to pending=" + pending.size());
+                    // Typed bytes the guest never read go back to wait for it: Linux resets the
+                    // FIFO when a port opens or closes, which would lose input typed ahead
+                    // (a piped "uname; poweroff" was seen lost). A loopback self-test's bytes are the guest's own.
+                    if (!rxHasLoopback) while (!rx.isEmpty()) pending.addFirst((byte) (int) rx.pollLast());
                     rx.clear();
+                    rxHasLoopback = false;
                 }
                 notifyAll();
             }

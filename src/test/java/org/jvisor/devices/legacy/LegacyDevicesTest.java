@@ -147,8 +147,11 @@ class LegacyDevicesTest {
         uart.write(2, 0x07); // enable and reset the FIFOs, as Linux does when the port opens
         uart.read(0);        // and a read of the receive register to clear it
         uart.write(1, 0x01); // receive interrupts on: now it listens
-        assertEquals(0, uart.read(0), "and the read \"for luck\" right after finds nothing yet");
+        // Linux's read "for luck" right after usually finds nothing yet (the next byte comes 0.2 ms
+        // later); on a loaded host the feeder can win that race, and the byte is then read here.
+        int luck = uart.read(0);
         StringBuilder got = new StringBuilder();
+        if (luck != 0) got.append((char) luck);
         long end = System.nanoTime() + 5_000_000_000L;
         while (got.length() < typed.length && System.nanoTime() < end) {
             if ((uart.read(5) & 1) != 0) got.append((char) uart.read(0));
@@ -162,6 +165,26 @@ class LegacyDevicesTest {
         Thread.sleep(20);
         assertEquals(0, uart.read(5) & 1);
         assertEquals(1, uart.pendingInput());
+        uart.close();
+    }
+
+    /** A FIFO reset (a port opening again) does not lose typed bytes the guest has not read. */
+    @Test
+    void aFifoResetKeepsUnreadInput() {
+        Serial16550 uart = new Serial16550(new ByteArrayOutputStream(), () -> { });
+        uart.write(2, 0x01);
+        uart.write(1, 0x01);
+        uart.receive("abc".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, 3);
+        for (long end = System.nanoTime() + 5_000_000_000L; (uart.read(5) & 1) == 0 && System.nanoTime() < end; ) Thread.onSpinWait();
+        uart.write(1, 0x00);
+        uart.write(2, 0x07); // the port closes and opens again before the guest read a byte
+        uart.write(1, 0x01);
+        StringBuilder got = new StringBuilder();
+        for (long end = System.nanoTime() + 5_000_000_000L; got.length() < 3 && System.nanoTime() < end; ) {
+            if ((uart.read(5) & 1) != 0) got.append((char) uart.read(0));
+            else Thread.onSpinWait();
+        }
+        assertEquals("abc", got.toString());
         uart.close();
     }
 
