@@ -265,7 +265,7 @@ final class RunCommand implements Callable<Integer> {
                     try {
                         ApiServer served = ApiServer.start(new VmmApi(vm), apiSocket);
                         api.set(served);
-                        org.jvisor.vmm.Snapshot.warmUpInBackground(); // a VM with an API may be saved or moved
+                        org.jvisor.vmm.Snapshot.warmUpOnce(); // a VM with an API may be saved or moved
                         Runtime.getRuntime().addShutdownHook(new Thread(served::close)); // a kill leaves no socket file behind
                     } catch (IOException e) {
                         apiFailed.set("--api-socket: " + e.getMessage());

@@ -46,7 +46,7 @@ public final class MigrationReceiver implements AutoCloseable {
     public static MigrationReceiver receive(MigrationUri uri, PrintStream log) throws IOException {
         try (ServerSocketChannel server = uri.listen()) {
             log.println("jvisor: waiting for a migration on " + uri);
-            Thread.ofPlatform().daemon().name("warm-up").start(Snapshot::warmUp);
+            Snapshot.warmUpOnce();
             try {
                 for (;;) {
                     SocketChannel c = server.accept();

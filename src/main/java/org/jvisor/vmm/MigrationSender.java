@@ -54,7 +54,7 @@ public final class MigrationSender {
      */
     Progress send() throws IOException, InterruptedException {
         report("connecting", null, false, null);
-        Thread warmUp = Thread.ofPlatform().daemon().name("warm-up").start(Snapshot::warmUp);
+        Thread warmUp = Snapshot.warmUpOnce();
         SocketChannel ch;
         try {
             ch = uri.connect();

@@ -133,19 +133,22 @@ public final class Snapshot {
      * migration's last phase needs are loaded before it, while the guest still runs: the first
      * use of each costs tens of milliseconds, which would otherwise be downtime.
      */
+    private static Thread warmUp;
+
     /**
-     * Warms up, at low priority beside a running guest, what a snapshot or migration will run:
-     * the first save in a cold JVM took 400 ms instead of 100 (Jackson and the zero-page scan
-     * interpreted), all of it downtime.
+     * Warms up, beside a running guest, what a snapshot or migration will run: the first save in
+     * a cold JVM took 400 ms instead of 100 (Jackson and the zero-page scan interpreted), all of
+     * it downtime. Started once per VMM (the API at start-up, or a migration's either side); a
+     * caller that needs it done joins the thread returned.
      */
-    public static void warmUpInBackground() {
-        Thread t = new Thread(() -> {
-            warmUp();
-            warmUpRamScan();
-        }, "warm-up");
-        t.setDaemon(true);
-        t.setPriority(Thread.MIN_PRIORITY);
-        t.start();
+    public static synchronized Thread warmUpOnce() {
+        if (warmUp == null) {
+            warmUp = Thread.ofPlatform().daemon().name("warm-up").start(() -> {
+                warmUp();
+                warmUpRamScan();
+            });
+        }
+        return warmUp;
     }
 
     /** Runs the sparse RAM writer over a mostly empty 64 MiB, enough times for the JIT to compile it. */
