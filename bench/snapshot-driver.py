@@ -13,17 +13,25 @@ import json, os, select, socket, subprocess, sys, time
 
 ERR = sys.stderr if os.environ.get("JVISOR_BENCH_DEBUG") else subprocess.DEVNULL
 
+def spawn(cmd):
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=ERR)
+
+def read_some(p, buf, wait):
+    """buf and what the process printed within wait seconds."""
+    r, _, _ = select.select([p.stdout], [], [], wait)
+    if r:
+        chunk = os.read(p.stdout.fileno(), 65536)
+        if not chunk:
+            raise SystemExit("the process exited; last output: %r" % buf[-500:])
+        buf += chunk
+    return buf
+
 def read_until(p, buf, needle, timeout):
     end = time.monotonic() + timeout
     while needle not in buf:
         if time.monotonic() > end:
             raise SystemExit("timed out waiting for %r; last output: %r" % (needle, buf[-500:]))
-        r, _, _ = select.select([p.stdout], [], [], 0.01)
-        if r:
-            chunk = os.read(p.stdout.fileno(), 65536)
-            if not chunk:
-                raise SystemExit("the process exited; last output: %r" % buf[-500:])
-            buf += chunk
+        buf = read_some(p, buf, 0.01)
     return buf
 
 def http(sock_path, method, path, body=None):
@@ -86,17 +94,12 @@ def answers(p, buf, timeout):
         p.stdin.flush()
         stop = time.monotonic() + 0.1
         while time.monotonic() < stop and b"restored-ok" not in buf:
-            r, _, _ = select.select([p.stdout], [], [], 0.005)
-            if r:
-                chunk = os.read(p.stdout.fileno(), 65536)
-                if not chunk:
-                    raise SystemExit("the restored process exited; last output: %r" % buf[-500:])
-                buf += chunk
+            buf = read_some(p, buf, 0.005)
     return buf
 
 def start(kind, boot, ctl, extra=()):
     qmp = ["-qmp", "unix:%s,server=on,wait=off" % ctl] if kind == "qemu" else ["--api-socket", ctl]
-    return subprocess.Popen(list(boot) + list(extra) + qmp, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=ERR)
+    return spawn(list(boot) + list(extra) + qmp)
 
 def stop(p):
     p.stdin.write(b"poweroff -f\n")
@@ -116,8 +119,7 @@ def migrate(kind, ready, base, boot, budget_ms=10):
     read_until(a, b"", ready, 600)
     time.sleep(2)  # idle at the shell
     if kind == "jvisor":
-        b = subprocess.Popen(boot[:boot.index("run") + 1] + ["--incoming", "unix:" + inc, "--api-socket", b_ctl],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=ERR)
+        b = spawn(boot[:boot.index("run") + 1] + ["--incoming", "unix:" + inc, "--api-socket", b_ctl])
     else:
         b = start(kind, boot, b_ctl, ["-incoming", "unix:" + inc])
     for _ in range(6000):
@@ -161,11 +163,7 @@ def main():
     for f in (state, ctl):
         if os.path.exists(f):
             os.remove(f)
-    if kind == "jvisor":
-        p = subprocess.Popen(boot + ["--api-socket", ctl], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=ERR)
-    else:
-        p = subprocess.Popen(boot + ["-qmp", "unix:%s,server=on,wait=off" % ctl], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=ERR)
+    p = start(kind, boot, ctl)
     buf = read_until(p, b"", ready, 600)
     time.sleep(2)  # idle at the shell
     t0 = time.monotonic()
@@ -187,21 +185,14 @@ def main():
     os.remove(ctl) if os.path.exists(ctl) else None
     t1 = time.monotonic()
     if kind == "jvisor":
-        p = subprocess.Popen(boot[:boot.index("run") + 1] + ["--restore", state], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=ERR)
+        p = spawn(boot[:boot.index("run") + 1] + ["--restore", state])
     else:
-        p = subprocess.Popen(boot + ["-incoming", "exec:cat %s" % state], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=ERR)
+        p = spawn(boot + ["-incoming", "exec:cat %s" % state])
     answers(p, b"", 120)
     restore_ms = (time.monotonic() - t1) * 1000
     time.sleep(0.5)
     rss = rss_kib(p.pid) / 1024
-    p.stdin.write(b"poweroff -f\n")
-    p.stdin.flush()
-    try:
-        p.wait(30)
-    except subprocess.TimeoutExpired:
-        p.kill()
+    stop(p)
     print("result: save_ms=%.0f restore_ms=%.0f file_mib=%.1f rss_mib=%.0f %s" % (save_ms, restore_ms, file_mib, rss, extra))
 
 main()

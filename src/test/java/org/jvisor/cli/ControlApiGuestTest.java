@@ -6,15 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.jvisor.api.ApiClient;
 import org.jvisor.kit.GuestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -22,7 +18,6 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
-import picocli.CommandLine;
 
 /**
  * {@code jvisor run --api-socket} on a real boot, driven by {@code jvisor ctl}: info, a pause that
@@ -44,23 +39,9 @@ class ControlApiGuestTest {
         vm.waitFor(GuestKit.READY, 300);
     }
 
-    /** Runs `jvisor ctl SOCKET ARGS` in this JVM; returns {exit code, stdout, stderr}. */
+    /** Runs `jvisor ctl SOCKET ARGS` on this test's VM; returns {exit code, stdout, stderr}. */
     static Object[] ctl(String... args) {
-        PrintStream out = System.out, err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true));
-        System.setErr(new PrintStream(e, true));
-        try {
-            String[] all = new String[args.length + 2];
-            all[0] = "ctl";
-            all[1] = socket.toString();
-            System.arraycopy(args, 0, all, 2, args.length);
-            int rc = new CommandLine(new Main()).execute(all);
-            return new Object[] {rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+        return GuestConsole.ctl(socket, args);
     }
 
     static JsonNode info() throws Exception {

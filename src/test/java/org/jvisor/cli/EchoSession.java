@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -19,10 +18,10 @@ final class EchoSession implements AutoCloseable {
     private final Path stop;
     private final StringBuffer out = new StringBuffer();
 
-    EchoSession(String namespace, String guest, int port, Path stopFile) throws IOException {
+    EchoSession(TestNamespace namespace, String guest, int port, Path stopFile) throws IOException {
         this.stop = stopFile;
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", namespace, java, "-cp", System.getProperty("java.class.path"),
+        List<String> cmd = namespace.exec(List.of(java, "-cp", System.getProperty("java.class.path"),
                 EchoClient.class.getName(), guest, Integer.toString(port), stopFile.toString()));
         process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         Thread.ofVirtual().start(() -> {

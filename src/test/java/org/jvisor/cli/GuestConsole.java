@@ -1,10 +1,14 @@
 package org.jvisor.cli;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
+import picocli.CommandLine;
 
 /** A jvisor process driven through its console: output is collected as it comes, keys are typed in. */
 final class GuestConsole implements AutoCloseable {
@@ -25,6 +29,25 @@ final class GuestConsole implements AutoCloseable {
                 "-cp", System.getProperty("java.class.path"), "org.jvisor.cli.Main", "run"));
         cmd.addAll(List.of(args));
         return cmd;
+    }
+
+    /** Runs `jvisor ctl SOCKET ARGS` in this JVM; returns {exit code, stdout, stderr}. */
+    static Object[] ctl(Path socket, String... args) {
+        PrintStream out = System.out, err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true));
+        System.setErr(new PrintStream(e, true));
+        try {
+            String[] all = new String[args.length + 2];
+            all[0] = "ctl";
+            all[1] = socket.toString();
+            System.arraycopy(args, 0, all, 2, args.length);
+            int rc = new CommandLine(new Main()).execute(all);
+            return new Object[] {rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
     }
 
     private void pump(InputStream in) {

@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -32,7 +31,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class MigrationGuestTest {
-    static final String NS = "jvisor-migtest-" + ProcessHandle.current().pid();
+    static TestNamespace ns;
     static final String HOST = "10.0.3.1", GUEST = "10.0.3.15";
     static final int LINES = 20000;
     static final ObjectMapper JSON = new ObjectMapper();
@@ -49,9 +48,8 @@ class MigrationGuestTest {
             f.write(java.nio.ByteBuffer.wrap(new byte[1]), (64L << 20) - 1);
         }
         SnapshotGuestTest.exec("mkfs.ext4", "-q", "-F", disk.toString());
-        NetworkGuestTest.sh("ip", "netns", "add", NS);
-        NetworkGuestTest.sh("ip", "-n", NS, "link", "set", "lo", "up");
-        a = new GuestConsole(inNamespace(GuestConsole.jvisorRun("--memory", "256M", "--api-socket", dir.resolve("a.sock").toString(),
+        ns = new TestNamespace("jvisor-migtest");
+        a = new GuestConsole(ns.exec(GuestConsole.jvisorRun("--memory", "256M", "--api-socket", dir.resolve("a.sock").toString(),
                 "--disk", disk.toString(), "--net", "tap=jvmig0,host-ip=" + HOST + "/24")));
         a.waitFor(GuestKit.READY, 300);
         a.shell("ip addr add " + GUEST + "/24 dev eth0 && ip link set eth0 up && mkdir -p /mnt && mount -t ext4 /dev/vda /mnt", 60);
@@ -61,7 +59,7 @@ class MigrationGuestTest {
         // The dirtier: copies of the busybox binary, rewritten round after round (each copy takes fresh page-cache pages).
         a.type("(n=0; while [ ! -e /tmp/stop ]; do n=$((n+1)); cp /bin/busybox /tmp/d.$((n % 4)); done; echo DIRTIER-\\DONE $n) &\n");
         a.type("t=0; while :; do t=$((t+1)); echo tick $t; sleep 0.2; done &\n");
-        echo = new EchoSession(NS, GUEST, 7000, dir.resolve("stop-echo"));
+        echo = new EchoSession(ns, GUEST, 7000, dir.resolve("stop-echo"));
         long until = System.nanoTime() + 120_000_000_000L;
         while (SnapshotGuestTest.lastTick(a.text()) < 5 || !echo.connected()) {
             assertTrue(System.nanoTime() < until, "no ticks or no echo connection:\n" + a.tail() + "\n" + echo.output());
@@ -69,24 +67,18 @@ class MigrationGuestTest {
         }
     }
 
-    static List<String> inNamespace(List<String> cmd) {
-        List<String> all = new ArrayList<>(List.of("ip", "netns", "exec", NS));
-        all.addAll(cmd);
-        return all;
-    }
-
     @AfterAll
     static void cleanUp() throws Exception {
         if (echo != null) echo.close();
         if (a != null) a.close();
         if (b != null) b.close();
-        NetworkGuestTest.sh("ip", "netns", "del", NS);
+        if (ns != null) ns.close();
     }
 
     @Test
     @Order(1)
     void aMigrationWithNoDestinationFailsAndTheGuestRunsOn() throws Exception {
-        Object[] r = SnapshotGuestTest.ctl(dir.resolve("a.sock"), "migrate", "unix:" + dir.resolve("nobody.sock"));
+        Object[] r = GuestConsole.ctl(dir.resolve("a.sock"), "migrate", "unix:" + dir.resolve("nobody.sock"));
         assertEquals(1, r[0], r[1] + " " + r[2]);
         assertTrue(((String) r[2]).contains("cannot reach"), (String) r[2]);
         int tick = SnapshotGuestTest.lastTick(a.text());
@@ -95,7 +87,7 @@ class MigrationGuestTest {
             assertTrue(System.nanoTime() < until, "the guest stopped after the failed migration:\n" + a.tail());
             Thread.sleep(50);
         }
-        Object[] info = SnapshotGuestTest.ctl(dir.resolve("a.sock"), "info");
+        Object[] info = GuestConsole.ctl(dir.resolve("a.sock"), "info");
         JsonNode m = JSON.readTree((String) info[1]).get("migration");
         assertEquals("failed", m.get("status").asText(), m.toString());
     }
@@ -105,9 +97,9 @@ class MigrationGuestTest {
     void theGuestMovesUnderLoadAndTheSourceExitsZero() throws Exception {
         // Over TCP on the namespace's own loopback (both VMMs run in it); the failed try above used a Unix socket.
         String in = "tcp:127.0.0.1:" + (40000 + ProcessHandle.current().pid() % 20000);
-        b = new GuestConsole(inNamespace(GuestConsole.jvisorRun("--incoming", in, "--api-socket", dir.resolve("b.sock").toString())));
+        b = new GuestConsole(ns.exec(GuestConsole.jvisorRun("--incoming", in, "--api-socket", dir.resolve("b.sock").toString())));
         b.waitFor("waiting for a migration", 60);
-        Object[] r = SnapshotGuestTest.ctl(dir.resolve("a.sock"), "migrate", in);
+        Object[] r = GuestConsole.ctl(dir.resolve("a.sock"), "migrate", in);
         assertEquals(0, r[0], r[1] + " " + r[2] + "\n" + b.tail());
         JsonNode p = JSON.readTree((String) r[1]);
         assertEquals("completed", p.get("status").asText(), p.toString());

@@ -8,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
@@ -27,7 +26,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class NetworkGuestTest {
-    static final String NS = "jvisor-nettest-" + ProcessHandle.current().pid();
+    static TestNamespace ns;
     static final String HOST = "10.0.2.1", GUEST = "10.0.2.15";
     static GuestConsole vm;
     static Path payload;
@@ -35,11 +34,8 @@ class NetworkGuestTest {
     @BeforeAll
     static void boot() throws Exception {
         GuestKit.ensure(System.out::println);
-        sh("ip", "netns", "add", NS);
-        sh("ip", "-n", NS, "link", "set", "lo", "up");
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", NS));
-        cmd.addAll(GuestConsole.jvisorRun("--net", "tap=jvnet0,host-ip=" + HOST + "/24"));
-        vm = new GuestConsole(cmd);
+        ns = new TestNamespace("jvisor-nettest");
+        vm = new GuestConsole(ns.exec(GuestConsole.jvisorRun("--net", "tap=jvnet0,host-ip=" + HOST + "/24")));
         vm.waitFor(GuestKit.READY, 300);
         vm.command("ip addr add " + GUEST + "/24 dev eth0 && ip link set eth0 up && echo net-up", "net-up", 60);
     }
@@ -47,7 +43,7 @@ class NetworkGuestTest {
     @AfterAll
     static void cleanUp() throws Exception {
         if (vm != null) vm.close();
-        sh("ip", "netns", "del", NS);
+        if (ns != null) ns.close();
         if (payload != null) Files.deleteIfExists(payload);
     }
 
@@ -68,7 +64,7 @@ class NetworkGuestTest {
     @Test
     @Order(2)
     void hostPingsTheGuest() throws Exception {
-        String out = sh("ip", "netns", "exec", NS, "ping", "-c", "3", "-W", "5", GUEST);
+        String out = sh(ns.exec(List.of("ping", "-c", "3", "-W", "5", GUEST)).toArray(String[]::new));
         assertTrue(out.contains("3 received"), out);
     }
 
@@ -89,7 +85,7 @@ class NetworkGuestTest {
                 + "        s = socket.create_connection(('" + GUEST + "', 5000)); break\n"
                 + "    except OSError: time.sleep(0.2)\n"
                 + "s.sendall(open(sys.argv[1], 'rb').read()); s.close()\n";
-        sh("ip", "netns", "exec", NS, "python3", "-c", send, payload.toString());
+        sh(ns.exec(List.of("python3", "-c", send, payload.toString())).toArray(String[]::new));
         vm.waitFor("guest-md5: " + md5, 300);
         double s = (System.nanoTime() - t0) / 1e9;
         System.out.printf("net: 64 MiB host -> guest over TCP in %.1f s (%.1f MB/s), MD5 equal%n", s, 64 * 1.048576 / s);

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +20,6 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
-import picocli.CommandLine;
 
 /**
  * Snapshot and restore of a real guest in the middle of work: a shell loop printing a counter, a
@@ -38,11 +35,11 @@ class SnapshotGuestTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final Pattern TICK = Pattern.compile("tick (\\d+)");
     static final int LINES = 20000;
-    static final String NS = "jvisor-snaptest-" + ProcessHandle.current().pid();
     static final String HOST = "10.0.4.1", GUEST = "10.0.4.15";
     static Path dir, disk, state;
     static GuestConsole vm;
     static EchoSession echo;
+    static TestNamespace ns;
     static int tickAtSnapshot;
 
     @BeforeAll
@@ -55,42 +52,16 @@ class SnapshotGuestTest {
         }
         exec("mkfs.ext4", "-q", "-F", disk.toString());
         state = dir.resolve("vm.state");
-        NetworkGuestTest.sh("ip", "netns", "add", NS);
-        NetworkGuestTest.sh("ip", "-n", NS, "link", "set", "lo", "up");
-        vm = new GuestConsole(inNamespace(GuestConsole.jvisorRun("--api-socket", dir.resolve("a.sock").toString(), "--disk", disk.toString(),
+        ns = new TestNamespace("jvisor-snaptest");
+        vm = new GuestConsole(ns.exec(GuestConsole.jvisorRun("--api-socket", dir.resolve("a.sock").toString(), "--disk", disk.toString(),
                 "--rng", "--balloon", "--net", "tap=jvsnap0,host-ip=" + HOST + "/24")));
         vm.waitFor(GuestKit.READY, 300);
-    }
-
-    static java.util.List<String> inNamespace(java.util.List<String> cmd) {
-        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("ip", "netns", "exec", NS));
-        all.addAll(cmd);
-        return all;
     }
 
     static void exec(String... cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-    }
-
-    /** Runs `jvisor ctl SOCKET ARGS` in this JVM; returns {exit code, stdout, stderr}. */
-    static Object[] ctl(Path socket, String... args) {
-        PrintStream out = System.out, err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true));
-        System.setErr(new PrintStream(e, true));
-        try {
-            String[] all = new String[args.length + 2];
-            all[0] = "ctl";
-            all[1] = socket.toString();
-            System.arraycopy(args, 0, all, 2, args.length);
-            int rc = new CommandLine(new Main()).execute(all);
-            return new Object[] {rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
     }
 
     static int lastTick(String text) {
@@ -110,7 +81,7 @@ class SnapshotGuestTest {
     void aPausedGuestInTheMiddleOfWorkIsSavedAndKilled() throws Exception {
         vm.shell("ip addr add " + GUEST + "/24 dev eth0 && ip link set eth0 up && mkdir -p /mnt && mount -t ext4 /dev/vda /mnt", 60);
         vm.type("(nc -l -p 7000 -e cat &)\n"); // not a job of this shell: the kill of the jobs later spares it
-        echo = new EchoSession(NS, GUEST, 7000, dir.resolve("stop-echo"));
+        echo = new EchoSession(ns, GUEST, 7000, dir.resolve("stop-echo"));
         // The writer: LINES numbered lines, flushed to the disk as it goes, slow enough to be cut in the middle.
         vm.type("(i=0; while [ $i -lt " + LINES + " ]; do echo \"line $i\" >> /mnt/data; i=$((i+1)); "
                 + "[ $((i % 200)) = 0 ] && sync; done; sync; echo WRITER-\\DONE) &\n");
@@ -121,13 +92,13 @@ class SnapshotGuestTest {
             Thread.sleep(50);
         }
         Path a = dir.resolve("a.sock");
-        assertEquals(0, ctl(a, "pause")[0]);
+        assertEquals(0, GuestConsole.ctl(a, "pause")[0]);
         Thread.sleep(300); // what the guest printed before the pause is through the pipe
         tickAtSnapshot = lastTick(vm.text());
         assertTrue(!vm.text().contains("WRITER-DONE"), "the writer finished before the snapshot: make it longer\n" + vm.tail());
         vm.type("echo typed-while-\\paused\n"); // waits in the UART's host side: the guest is not running
         Thread.sleep(300);
-        Object[] s = ctl(a, "snapshot", state.toString(), "--no-resume");
+        Object[] s = GuestConsole.ctl(a, "snapshot", state.toString(), "--no-resume");
         assertEquals(0, s[0], (String) s[2]);
         JsonNode r = JSON.readTree((String) s[1]);
         assertEquals("paused", r.get("state").asText());
@@ -142,7 +113,7 @@ class SnapshotGuestTest {
 
     /** Runs `jvisor run ARGS` to its end; returns {exit code, output}. */
     static Object[] runToEnd(String... args) throws Exception {
-        try (GuestConsole c = new GuestConsole(inNamespace(GuestConsole.jvisorRun(args)))) {
+        try (GuestConsole c = new GuestConsole(ns.exec(GuestConsole.jvisorRun(args)))) {
             assertTrue(c.process.waitFor(60, TimeUnit.SECONDS), c.tail());
             return new Object[] {c.process.exitValue(), c.text()};
         }
@@ -173,7 +144,7 @@ class SnapshotGuestTest {
     void theRestoredGuestGoesOnWhereItStopped() throws Exception {
         Path b = dir.resolve("b.sock");
         long t0 = System.nanoTime();
-        vm = new GuestConsole(inNamespace(GuestConsole.jvisorRun("--restore", state.toString(), "--api-socket", b.toString())));
+        vm = new GuestConsole(ns.exec(GuestConsole.jvisorRun("--restore", state.toString(), "--api-socket", b.toString())));
         long until = System.nanoTime() + 120_000_000_000L;
         while (lastTick(vm.text()) < tickAtSnapshot + 3) {
             assertTrue(vm.process.isAlive(), "the restored VMM exited:\n" + vm.tail());
@@ -183,7 +154,7 @@ class SnapshotGuestTest {
         System.out.printf("restore: ticking again %.0f ms after the VMM started%n", (System.nanoTime() - t0) / 1e6);
         assertEquals(tickAtSnapshot + 1, firstTick(vm.text()), "the counter did not go on from " + tickAtSnapshot + ":\n" + vm.tail());
         vm.waitFor("typed-while-paused", 60);
-        JsonNode info = JSON.readTree((String) ctl(b, "info")[1]);
+        JsonNode info = JSON.readTree((String) GuestConsole.ctl(b, "info")[1]);
         assertEquals("running", info.get("state").asText());
         assertEquals(4, info.get("devices").size(), info.toString()); // the disk, NIC, rng and balloon, rebuilt from the state file
     }
@@ -229,7 +200,7 @@ class SnapshotGuestTest {
     static void cleanUp() throws Exception {
         if (echo != null) echo.close();
         if (vm != null) vm.close();
-        NetworkGuestTest.sh("ip", "netns", "del", NS);
+        if (ns != null) ns.close();
         if (dir != null) {
             try (var s = Files.walk(dir)) {
                 for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
