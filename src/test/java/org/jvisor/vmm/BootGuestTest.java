@@ -155,7 +155,7 @@ class BootGuestTest {
         Set<String> flags = new TreeSet<>(Set.of(flagsLine.replaceFirst("^flags\\s*:\\s*", "").split("\\s+")));
         Set<String> advertised = Set.of("fpu", "mmx", "de", "pse", "tsc", "msr", "pae", "cx8", "mtrr", "pge", "cmov", "pat",
                 "clflush", "fxsr", "sse", "sse2", "syscall", "nx", "pdpe1gb", "rdtscp", "lm", "pni", "ssse3", "sse4_1", "sse4_2", "cx16",
-                "popcnt", "hypervisor", "lahf_lm", "abm", "arch_capabilities", "apic", "tsc_deadline_timer");
+                "popcnt", "hypervisor", "lahf_lm", "abm", "arch_capabilities", "apic", "tsc_deadline_timer", "arat");
         for (String f : advertised) assertTrue(flags.contains(f), "missing " + f + " in " + flags);
         for (String f : new String[] {"avx", "avx2", "xsave", "aes", "bmi1", "fma", "rdrand"}) {
             assertFalse(flags.contains(f), f + " is not implemented but shows in " + flags);
@@ -216,6 +216,10 @@ class BootGuestTest {
         String after = run("cat /proc/interrupts", 60);
         long loc0 = localTimerCount(before), loc1 = localTimerCount(after);
         assertTrue(loc1 > loc0, "local APIC timer interrupts " + loc0 + " -> " + loc1);
+        // With ARAT the LAPIC is a one-shot timer Linux trusts: high-resolution timers and a
+        // tickless idle, not a periodic tick that a restored guest would replay.
+        String timers = run("grep -E 'hres_active|nohz_mode|event_handler' /proc/timer_list", 60);
+        assertTrue(timers.contains(".hres_active    : 1") && timers.contains("hrtimer_interrupt") && !timers.contains("tick_handle_periodic"), timers);
     }
 
     static long localTimerCount(String interrupts) {

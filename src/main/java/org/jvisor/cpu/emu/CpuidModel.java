@@ -23,6 +23,14 @@ public final class CpuidModel {
             | 1 << 16 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
     // Leaf 1 ECX: SSE3, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT, TSC-deadline timer, and "running under a hypervisor".
     public static final int L1_ECX = 1 | 1 << 9 | 1 << 13 | 1 << 19 | 1 << 20 | 1 << 23 | 1 << 24 | 1 << 31;
+    /**
+     * Leaf 6 EAX: the APIC timer always runs (ARAT), which is true of this LAPIC in every idle
+     * state. Without it Linux assumes the timer stops in deep C-states, finds no broadcast timer
+     * to stand in, and stays on a periodic tick: an idle guest then wakes HZ times a second, and
+     * a guest restored minutes after its snapshot replays every tick it missed, one by one
+     * (~20 M instructions for three minutes), before it answers.
+     */
+    public static final int ARAT = 1 << 2;
     /** Leaf 0x40000001 EAX: kvmclock (CLOCKSOURCE2) with a stable TSC. */
     public static final int KVM_FEATURES = 1 << 3 | 1 << 24;
     // Leaf 0x80000001 EDX: SYSCALL, NX, 1 GiB pages, RDTSCP, LM; ECX: LAHF_LM, ABM (LZCNT).
@@ -53,6 +61,7 @@ public final class CpuidModel {
         switch (leaf) {
             case 0 -> { a = 0x15; b = str("Auth"); d = str("enti"); cx = str("cAMD"); }
             case 1 -> { a = SIGNATURE; b = 0x00010800; cx = L1_ECX & 0xFFFFFFFFL; d = L1_EDX; }
+            case 6 -> a = ARAT;
             case 7 -> { if (sub == 0) d = 1L << 29; } // ARCH_CAPABILITIES: see Msrs.ARCH_CAPABILITIES
             case 0x15 -> { a = 1; b = 1; cx = TSC_HZ; } // TSC = 1/1 of a 1 GHz crystal
             case 0x40000000 -> { a = 0x40000001L; b = str("KVMK"); cx = str("VMKV"); d = str("M\0\0\0"); }
