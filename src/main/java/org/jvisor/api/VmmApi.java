@@ -38,6 +38,11 @@ public final class VmmApi {
 
     static final long DEFAULT_DOWNTIME_MS = 10, MAX_DOWNTIME_MS = 60_000;
 
+    /** PUT /vm.console-input's body: text typed on the serial console (UTF-8). */
+    public record ConsoleInput(String text) {}
+
+    static final int MAX_CONSOLE_INPUT = 4096;
+
     /** GET /vm.console's reply: how much the guest ever printed, and the last of it. */
     public record ConsoleReply(long totalBytes, String text) {}
 
@@ -128,6 +133,15 @@ public final class VmmApi {
                     }
                 }),
                 new Route("GET", "/vm.console", b -> ok(new ConsoleReply(vm.console().total(), vm.console().text()))),
+                new Route("PUT", "/vm.console-input", b -> {
+                    ConsoleInput r = parse(b, ConsoleInput.class);
+                    if (r.text() == null || r.text().isEmpty()) throw new ApiException(400, "text is required");
+                    byte[] bytes = r.text().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                    if (bytes.length > MAX_CONSOLE_INPUT) throw new ApiException(400, "text is longer than " + MAX_CONSOLE_INPUT + " bytes: send it in parts");
+                    if (vm.state() != Vm.State.RUNNING && vm.state() != Vm.State.PAUSED) throw new ApiException(409, "the VM is not running: nothing reads the console");
+                    vm.typeOnConsole(bytes, 0, bytes.length);
+                    return done();
+                }),
                 new Route("GET", "/openapi.json", b -> new Reply(200, openApi())));
     }
 

@@ -60,6 +60,8 @@ final class RunCommand implements Callable<Integer> {
             description = "wait on tcp:HOST:PORT or unix:PATH for a VM live-migrated from another jvisor (jvisor ctl SOCKET migrate URI), then run it") String incoming;
     @Option(names = "--api-socket", paramLabel = "PATH",
             description = "serve the control API (HTTP/JSON, see jvisor ctl) on this Unix socket") Path apiSocket;
+    @Option(names = "--exit-file", paramLabel = "PATH",
+            description = "write {\"exitCode\": N} here when the VMM ends (a supervisor tells a guest poweroff from a VMM that was killed)") Path exitFile;
 
     private volatile Vm vm;
     private Thread input; // guarded by this
@@ -72,6 +74,20 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        int rc = runVm();
+        if (exitFile != null) {
+            try {
+                Path tmp = exitFile.resolveSibling(exitFile.getFileName() + ".tmp");
+                Files.writeString(tmp, "{\"exitCode\": " + rc + "}\n");
+                Files.move(tmp, exitFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                System.err.println("jvisor run: cannot write --exit-file " + exitFile + ": " + e.getMessage());
+            }
+        }
+        return rc;
+    }
+
+    private int runVm() {
         if (restore != null && incoming != null) return bad("--restore and --incoming both say where the VM comes from: give one");
         if (restore != null) return restoreAndRun();
         if (incoming != null) return receiveAndRun();

@@ -28,10 +28,10 @@ import org.jvisor.loader.KernelImageException;
 public final class GuestKit {
     public static final String READY = "jvisor-guest: ready";
     /** Bump when the initramfs contents change, so caches are rebuilt. */
-    static final int LAYOUT = 2;
+    static final int LAYOUT = 3;
     /** Modules the guest loads, besides their dependencies; virtio and ext4 are modules in Debian's kernel. */
     static final List<String> MODULES = List.of("virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng",
-            "virtio_balloon", "crc32c_generic", "ext4");
+            "virtio_balloon", "crc32c_generic", "ext4", "button", "evdev");
 
     /**
      * The kit: Debian's bzImage ({@code kernel}), the same kernel uncompressed ({@code vmlinux},
@@ -186,6 +186,8 @@ public final class GuestKit {
                     insmod /lib/modules/$m.ko || echo "jvisor-guest: cannot load $m"
                 done
                 hostname jvisor
+                mkdir -p /var/log /var/run
+                acpid -l /dev/null
                 echo "%s"
                 exec /sbin/init
                 """.formatted(READY);
@@ -207,6 +209,10 @@ public final class GuestKit {
             c.symlink("sbin/init", "../bin/busybox");
             c.file("init", 0755, initScript().getBytes(StandardCharsets.UTF_8));
             c.file("etc/inittab", 0644, INITTAB.getBytes(StandardCharsets.UTF_8));
+            // The ACPI power button (jvisor ctl powerdown, the daemon's shutdown) powers the guest off, as on a PC.
+            c.dir("etc/acpi");
+            c.dir("etc/acpi/PWRF");
+            c.file("etc/acpi/PWRF/00000080", 0755, "#!/bin/sh\npoweroff\n".getBytes(StandardCharsets.UTF_8));
             c.file("etc/modules", 0644, (String.join("\n", order) + "\n").getBytes(StandardCharsets.UTF_8));
             for (String m : order) c.file("lib/modules/" + m + ".ko", 0644, Files.readAllBytes(byName.get(m)));
             c.finish();

@@ -63,6 +63,7 @@ class VmmApiTest {
         assertEquals(fields(VmmApi.ConsoleReply.class), names(schemas.get("ConsoleReply").get("properties")));
         assertEquals(fields(VmmApi.SnapshotRequest.class), names(schemas.get("SnapshotRequest").get("properties")));
         assertEquals(fields(Vm.SnapshotResult.class), names(schemas.get("SnapshotResult").get("properties")));
+        assertEquals(fields(VmmApi.ConsoleInput.class), names(schemas.get("ConsoleInput").get("properties")));
         assertEquals(fields(VmmApi.MigrateRequest.class), names(schemas.get("MigrateRequest").get("properties")));
         assertEquals(fields(org.jvisor.vmm.MigrationSender.Progress.class), names(schemas.get("MigrationProgress").get("properties")));
         // and what the server sends has those fields
@@ -97,6 +98,7 @@ class VmmApiTest {
         }
         assertError(409, "not started", client.put("/vm.balloon", "{\"sizeBytes\": 1048576}"));
         assertError(409, "cannot migrate", client.put("/vm.migrate", "{\"uri\": \"unix:/nowhere.sock\"}"));
+        assertError(409, "not running", client.put("/vm.console-input", "{\"text\": \"ls\\n\"}"));
         assertEquals("created", JSON.readTree(client.get("/vm.info").body()).get("state").asText(), "nothing changed");
     }
 
@@ -119,6 +121,8 @@ class VmmApiTest {
         assertError(400, "port 0", client.put("/vm.migrate", "{\"uri\": \"tcp:127.0.0.1:0\"}"));
         assertError(400, "downtimeMillis", client.put("/vm.migrate", "{\"uri\": \"unix:/x.sock\", \"downtimeMillis\": 0}"));
         assertError(400, "unknown field 'to'", client.put("/vm.migrate", "{\"to\": \"unix:/x.sock\"}"));
+        assertError(400, "required", client.put("/vm.console-input", "{\"text\": \"\"}"));
+        assertError(400, "longer than 4096", client.put("/vm.console-input", "{\"text\": \"" + "x".repeat(5000) + "\"}"));
         assertError(413, "larger than", client.put("/vm.balloon", "{\"sizeBytes\": 1" + " ".repeat(70_000) + "}"));
     }
 
