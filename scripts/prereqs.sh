@@ -13,6 +13,7 @@ command -v sfdisk >/dev/null || need+=(fdisk)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v ip >/dev/null || need+=(iproute2)
 command -v python3 >/dev/null || need+=(python3)
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client) # parses jvisord's /metrics in its test
 command -v mvn >/dev/null || need+=(maven)
 command -v debootstrap >/dev/null || need+=(debootstrap)   # the Debian template the guest tests boot
 command -v sfdisk >/dev/null || need+=(fdisk)

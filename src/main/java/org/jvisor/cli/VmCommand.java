@@ -1,0 +1,333 @@
+package org.jvisor.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code jvisor vm ...}: the daemon's VMs from the command line. Tables by default, the API's JSON
+ * with --json. Exit 0 when the daemon did it, 1 with one line on stderr when it refused.
+ */
+@Command(name = "vm", description = "Manage the daemon's VMs: list, create, start, stop, shutdown, reboot, pause, resume, info, console, set, delete.",
+        subcommands = {VmCommand.ListVms.class, VmCommand.Create.class, VmCommand.Action.Start.class, VmCommand.Action.Stop.class,
+                VmCommand.Shutdown.class, VmCommand.Action.Reboot.class, VmCommand.Action.Pause.class, VmCommand.Action.Resume.class,
+                VmCommand.Info.class, VmCommand.Console.class, VmCommand.Set.class, VmCommand.Delete.class})
+final class VmCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        System.err.println("jvisor vm: name a subcommand (jvisor vm --help lists them)");
+        return 2;
+    }
+
+    /** Options every subcommand takes: where the daemon is, and the output form. */
+    static final class Common {
+        @Option(names = "--state", paramLabel = "DIR", description = "the daemon's state directory (to find its URL and admin token)") Path state;
+        @Option(names = "--json", description = "print the API's JSON instead of a table") boolean json;
+    }
+
+    /** Runs one call against the daemon and prints the result; failures are one line on stderr. */
+    abstract static class Base implements Callable<Integer> {
+        @Mixin Common common = new Common();
+
+        abstract JsonNode run(DaemonClient c) throws DaemonClient.Failure;
+
+        void print(JsonNode answer, PrintStream out) {
+            if (answer != null) out.println(answer.toPrettyString());
+        }
+
+        @Override
+        public Integer call() {
+            try {
+                JsonNode answer = run(new DaemonClient(common.state));
+                if (common.json) {
+                    if (answer != null) System.out.println(answer.toPrettyString());
+                } else {
+                    print(answer, System.out);
+                }
+                return 0;
+            } catch (DaemonClient.Failure e) {
+                System.err.println("jvisor vm: " + e.getMessage());
+                return 1;
+            }
+        }
+    }
+
+    static String path(String name) {
+        return "/vms/" + java.net.URLEncoder.encode(name, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    static void table(PrintStream out, JsonNode vms) {
+        out.printf("%-24s %-9s %8s %6s %6s%n", "NAME", "STATE", "PID", "VCPUS", "MEMORY");
+        for (JsonNode v : vms) {
+            out.printf("%-24s %-9s %8s %6d %5dM%s%n", v.get("name").asText(), v.get("state").asText(), v.get("pid").isNull() ? "-" : v.get("pid").asText(),
+                    v.get("spec").get("vcpus").asInt(), v.get("spec").get("memoryBytes").asLong() >> 20, v.get("pendingRestart").asBoolean() ? "  (restart pending)" : "");
+        }
+    }
+
+    @Command(name = "list", description = "List the VMs and their state.")
+    static final class ListVms extends Base {
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.get("/vms");
+        }
+
+        @Override
+        void print(JsonNode answer, PrintStream out) {
+            table(out, answer);
+        }
+    }
+
+    @Command(name = "create", description = "Define a VM (it boots the guest kit's Debian kernel unless told otherwise).")
+    static final class Create extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Option(names = "--memory", description = "guest RAM, e.g. 256M (default), 1G") String memory;
+        @Option(names = "--kernel", description = "bzImage or vmlinux, an absolute path") Path kernel;
+        @Option(names = "--initrd", description = "initramfs, an absolute path") Path initrd;
+        @Option(names = "--cmdline", description = "kernel command line") String cmdline;
+        @Option(names = "--disk", paramLabel = "PATH[,readonly=on]", description = "a disk image (repeatable)") List<String> disks = new ArrayList<>();
+        @Option(names = "--balloon", description = "a virtio-balloon device") boolean balloon;
+        @Option(names = "--rng", description = "a virtio-rng device") boolean rng;
+        @Option(names = "--autostart", description = "start the VM when the daemon starts") boolean autostart;
+        @Option(names = "--restart", paramLabel = "POLICY", description = "no (default) or on-failure: start it again when its VMM dies") String restart;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            Map<String, Object> spec = new LinkedHashMap<>();
+            spec.put("name", name);
+            if (memory != null) spec.put("memoryBytes", size(memory));
+            if (kernel != null) spec.put("kernel", kernel.toAbsolutePath().toString());
+            if (initrd != null) spec.put("initrd", initrd.toAbsolutePath().toString());
+            if (cmdline != null) spec.put("cmdline", cmdline);
+            List<Map<String, Object>> ds = new ArrayList<>();
+            for (String d : disks) {
+                String[] parts = d.split(",readonly=", 2);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("path", Path.of(parts[0]).toAbsolutePath().toString());
+                if (parts.length == 2) m.put("readonly", parts[1].equals("on"));
+                ds.add(m);
+            }
+            if (!ds.isEmpty()) spec.put("disks", ds);
+            if (balloon) spec.put("balloon", true);
+            if (rng) spec.put("rng", true);
+            if (autostart) spec.put("autostart", true);
+            if (restart != null) spec.put("restart", restart);
+            return c.post("/vms", spec);
+        }
+
+        @Override
+        void print(JsonNode answer, PrintStream out) {
+            out.println("created VM '" + answer.get("name").asText() + "' (start it with: jvisor vm start " + answer.get("name").asText() + ")");
+        }
+    }
+
+    static long size(String s) throws DaemonClient.Failure {
+        try {
+            return Sizes.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new DaemonClient.Failure("--memory " + s + ": " + e.getMessage());
+        }
+    }
+
+    /** The actions that take only a VM's name. */
+    abstract static class Action extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+
+        abstract String verb();
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.post(path(name) + "/" + verb(), null);
+        }
+
+        @Override
+        void print(JsonNode answer, PrintStream out) {
+            out.println(name + ": " + (answer != null && answer.has("state") ? answer.get("state").asText() : "done"));
+        }
+
+        @Command(name = "start", description = "Start a VM (its VMM process).")
+        static final class Start extends Action {
+            String verb() {
+                return "start";
+            }
+        }
+
+        @Command(name = "stop", description = "Stop a VM at once, as pulling its plug would.")
+        static final class Stop extends Action {
+            String verb() {
+                return "stop";
+            }
+        }
+
+        @Command(name = "reboot", description = "Stop a VM and start it again (with its definition's latest changes).")
+        static final class Reboot extends Action {
+            String verb() {
+                return "reboot";
+            }
+        }
+
+        @Command(name = "pause", description = "Pause a VM's vCPUs.")
+        static final class Pause extends Action {
+            String verb() {
+                return "pause";
+            }
+        }
+
+        @Command(name = "resume", description = "Resume a paused VM.")
+        static final class Resume extends Action {
+            String verb() {
+                return "resume";
+            }
+        }
+    }
+
+    @Command(name = "shutdown", description = "Press a VM's ACPI power button; stop it if the guest has not powered off in time.")
+    static final class Shutdown extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Option(names = "--timeout", paramLabel = "SECONDS", description = "how long the guest may take (default 60)") Long timeout;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.post(path(name) + "/shutdown", timeout == null ? null : Map.of("timeoutSeconds", timeout));
+        }
+
+        @Override
+        void print(JsonNode answer, PrintStream out) {
+            out.println(name + ": " + answer.get("result").asText());
+        }
+    }
+
+    @Command(name = "info", description = "Show a VM's definition, state and what its VMM reports.")
+    static final class Info extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.get(path(name));
+        }
+    }
+
+    @Command(name = "set", description = "Change a VM's definition; a running VM takes the change at its next start.")
+    static final class Set extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Option(names = "--memory") String memory;
+        @Option(names = "--cmdline") String cmdline;
+        @Option(names = "--autostart", arity = "1", paramLabel = "true|false") Boolean autostart;
+        @Option(names = "--restart", paramLabel = "POLICY") String restart;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            Map<String, Object> patch = new LinkedHashMap<>();
+            if (memory != null) patch.put("memoryBytes", size(memory));
+            if (cmdline != null) patch.put("cmdline", cmdline);
+            if (autostart != null) patch.put("autostart", autostart);
+            if (restart != null) patch.put("restart", restart);
+            if (patch.isEmpty()) throw new DaemonClient.Failure("nothing to change: give --memory, --cmdline, --autostart or --restart");
+            return c.send("PATCH", path(name), patch);
+        }
+
+        @Override
+        void print(JsonNode answer, PrintStream out) {
+            out.println(name + ": changed" + (answer.get("pendingRestart").asBoolean() ? " (takes effect when the VM next starts)" : ""));
+        }
+    }
+
+    @Command(name = "delete", description = "Delete a stopped VM's definition (its disk images are left alone).")
+    static final class Delete extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.send("DELETE", path(name), null);
+        }
+
+        @Override
+        void print(JsonNode answer, PrintStream out) {
+            out.println("deleted VM '" + name + "'");
+        }
+    }
+
+    /**
+     * The serial console: --type sends text, --history prints what the guest printed; with
+     * neither, attaches (output as it comes, keys to the guest, Ctrl-] detaches as in virsh).
+     */
+    @Command(name = "console", description = "Attach to a VM's serial console (Ctrl-] detaches), or --type TEXT / --history.")
+    static final class Console extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Option(names = "--type", paramLabel = "TEXT", description = "type TEXT on the console (\\n for Enter) and exit") String type;
+        @Option(names = "--history", description = "print the console's output history and exit") boolean history;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            if (type != null) return c.post(path(name) + "/console", Map.of("text", type.replace("\\n", "\n")));
+            if (history) return c.get(path(name) + "/console");
+            attach(c);
+            return null;
+        }
+
+        @Override
+        void print(JsonNode answer, PrintStream out) {
+            if (answer != null && answer.has("text")) out.print(answer.get("text").asText());
+        }
+
+        private void attach(DaemonClient c) throws DaemonClient.Failure {
+            JsonNode first = c.get(path(name) + "/console");
+            long seen = first.get("totalBytes").asLong();
+            System.out.print(first.get("text").asText());
+            System.out.flush();
+            System.err.println("\r\n[attached to " + name + "; Ctrl-] detaches]");
+            org.jvisor.sys.Terminal raw = null;
+            if (org.jvisor.sys.Terminal.isTerminal(0)) {
+                try {
+                    raw = new org.jvisor.sys.Terminal(0);
+                } catch (IOException e) {
+                    // line-buffered then: Enter sends a line
+                }
+            }
+            Thread keys = Thread.ofVirtual().start(() -> pumpKeys(c, System.in));
+            try {
+                while (keys.isAlive()) {
+                    JsonNode now = c.get(path(name) + "/console");
+                    long total = now.get("totalBytes").asLong();
+                    String text = now.get("text").asText();
+                    if (total > seen) {
+                        byte[] bytes = text.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+                        long fresh = Math.min(total - seen, bytes.length);
+                        System.out.write(bytes, (int) (bytes.length - fresh), (int) fresh);
+                        System.out.flush();
+                        seen = total;
+                    }
+                    Thread.sleep(100);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                if (raw != null) raw.close();
+            }
+        }
+
+        private void pumpKeys(DaemonClient c, InputStream in) {
+            byte[] b = new byte[256];
+            try {
+                for (int n; (n = in.read(b)) > 0; ) {
+                    int end = n;
+                    for (int i = 0; i < n; i++) if (b[i] == 0x1D) end = i; // Ctrl-]
+                    if (end > 0) c.post(path(name) + "/console", Map.of("text", new String(b, 0, end, java.nio.charset.StandardCharsets.UTF_8)));
+                    if (end < n) return;
+                }
+            } catch (IOException | DaemonClient.Failure e) {
+                // the daemon or the terminal went away: detach
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package org.jvisor.daemon;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.SQLException;
+
+/**
+ * jvisord put together: the state directory (database, admin token, the VMs' run directories),
+ * the supervisor that adopts the VMMs a previous daemon left running, the autostart of VMs, and
+ * the HTTP server. {@link #close} stops serving and leaves every VM running.
+ */
+public final class Daemon implements AutoCloseable {
+    public static final String DEFAULT_LISTEN = "127.0.0.1:8006";
+    /** Where the daemon says which URL it serves, for the CLI on this host. */
+    public static final String URL_FILE = "url";
+    private final Store store;
+    private final Supervisor supervisor;
+    private final DaemonServer server;
+    private final Path stateDir;
+
+    private Daemon(Path stateDir, Store store, Supervisor supervisor, DaemonServer server) {
+        this.stateDir = stateDir;
+        this.store = store;
+        this.supervisor = supervisor;
+        this.server = server;
+    }
+
+    /** The state directory when none is given: /var/lib/jvisor for root, else ~/.local/share/jvisor (JVISOR_STATE overrides both). */
+    public static Path defaultStateDir() {
+        String env = System.getenv("JVISOR_STATE");
+        if (env != null && !env.isBlank()) return Path.of(env);
+        if ("root".equals(System.getProperty("user.name"))) return Path.of("/var/lib/jvisor");
+        return Path.of(System.getProperty("user.home"), ".local", "share", "jvisor");
+    }
+
+    public static Daemon start(Path stateDir, String listen, PrintStream log) throws IOException {
+        Files.createDirectories(stateDir);
+        try {
+            Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system: its own permissions apply
+        }
+        Store store = Store.open(stateDir.resolve("jvisord.db"));
+        Supervisor supervisor = null;
+        try {
+            Tokens tokens = new Tokens(store);
+            tokens.ensureAdminToken(stateDir);
+            supervisor = new Supervisor(stateDir.resolve("run"), store);
+            supervisor.adopt(store.vms());
+            Metrics metrics = new Metrics();
+            metrics.attach(store, supervisor);
+            DaemonApi api = new DaemonApi(store, supervisor, tokens, metrics);
+            DaemonServer server = DaemonServer.start(api, listen);
+            String host = DaemonServer.listenAddress(listen).getAddress().getHostAddress();
+            String url = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port();
+            Files.writeString(stateDir.resolve(URL_FILE), url + "\n");
+            store.event(null, "daemon-started", "serving " + url);
+            log.println("jvisord: serving " + url + "/api/v1 (state in " + stateDir + ")");
+            Daemon d = new Daemon(stateDir, store, supervisor, server);
+            d.autostart(log);
+            return d;
+        } catch (IOException | SQLException | RuntimeException e) {
+            if (supervisor != null) supervisor.close();
+            store.close();
+            if (e instanceof IOException io) throw io;
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    private void autostart(PrintStream log) throws SQLException {
+        for (Store.VmRow r : store.vms()) {
+            if (!Boolean.TRUE.equals(r.spec().autostart()) || supervisor.active(r.spec().name())) continue;
+            Thread.ofVirtual().start(() -> {
+                try {
+                    supervisor.start(r.spec());
+                } catch (Supervisor.Refused | IOException e) {
+                    log.println("jvisord: autostart of " + r.spec().name() + " failed: " + e.getMessage());
+                }
+            });
+        }
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    public Path stateDir() {
+        return stateDir;
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        supervisor.close();
+        store.close();
+    }
+}

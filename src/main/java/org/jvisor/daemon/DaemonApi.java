@@ -1,0 +1,424 @@
+package org.jvisor.daemon;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The daemon's REST API under {@code /api/v1}: its routes, who may call each, and what each does,
+ * apart from the HTTP server that carries them. Bodies are strict (an unknown field, a wrong type
+ * or a bad value is a 400 naming the field, and changes nothing); a request the VM's state does
+ * not allow is a 409; a missing token is a 401, a token whose role is too low a 403.
+ */
+public final class DaemonApi {
+    public static final String PREFIX = "/api/v1";
+    static final String OPENAPI_RESOURCE = "/org/jvisor/daemon/daemon-openapi.json";
+    static final long DEFAULT_SHUTDOWN_SECONDS = 60, MAX_SHUTDOWN_SECONDS = 3600;
+
+    /** An HTTP answer: status, content type and body (null for 204). */
+    public record Reply(int status, String contentType, String body) {}
+
+    /** POST /vms/{name}/shutdown's optional body. */
+    public record ShutdownRequest(Long timeoutSeconds) {}
+
+    /** POST /vms/{name}/console's body. */
+    public record ConsoleInput(String text) {}
+
+    /** POST /tokens' body. */
+    public record TokenRequest(String name, String role) {}
+
+    /** POST /tokens' answer: the secret, shown this once. */
+    public record TokenCreated(String name, String role, String token) {}
+
+    /** GET /tokens' items: never the secret or its hash. */
+    public record TokenInfo(String name, String role, String created) {}
+
+    /** A VM as GET /vms and /vms/{name} show it. */
+    public record VmView(String name, String state, Long pid, VmSpec spec, String created, boolean pendingRestart, String crashConsole,
+                         JsonNode guest) {}
+
+    /** GET /host: this host, and how much of it the VMs were promised. */
+    public record HostView(String version, int cpus, long memoryBytes, int vms, int running, int vcpusRunning, long memoryRunningBytes,
+                           double cpuOvercommit, double memoryOvercommit) {}
+
+    /** One route: method, path pattern ({name} is a segment), the least role that may call it (null: anyone). */
+    record Route(String method, String pattern, Role role, Action action) {}
+
+    @FunctionalInterface
+    interface Action {
+        Reply handle(Map<String, String> params, String body) throws Exception;
+    }
+
+    static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+            .build();
+
+    private final Store store;
+    private final Supervisor supervisor;
+    private final Tokens tokens;
+    private final Metrics metrics;
+    private final List<Route> routes = new ArrayList<>();
+    /** One lock per VM name: create, start, update and delete of one VM do not interleave. */
+    private final Map<String, Object> locks = new java.util.concurrent.ConcurrentHashMap<>();
+
+    public DaemonApi(Store store, Supervisor supervisor, Tokens tokens, Metrics metrics) {
+        this.store = store;
+        this.supervisor = supervisor;
+        this.tokens = tokens;
+        this.metrics = metrics;
+        route("GET", "/openapi.json", null, (p, b) -> new Reply(200, "application/json", openApi()));
+        route("GET", "/host", Role.AUDITOR, (p, b) -> ok(host()));
+        route("GET", "/vms", Role.AUDITOR, (p, b) -> {
+            List<VmView> out = new ArrayList<>();
+            for (Store.VmRow r : store.vms()) out.add(view(r, false));
+            return ok(out);
+        });
+        route("POST", "/vms", Role.ADMIN, (p, b) -> create(b));
+        route("GET", "/vms/{name}", Role.AUDITOR, (p, b) -> ok(view(row(p), true)));
+        route("PATCH", "/vms/{name}", Role.ADMIN, (p, b) -> update(p.get("name"), b));
+        route("DELETE", "/vms/{name}", Role.ADMIN, (p, b) -> {
+            String name = p.get("name");
+            synchronized (lock(name)) {
+                row(p);
+                noBody(b);
+                if (supervisor.active(name)) throw new ApiError(409, "VM '" + name + "' is " + supervisor.live(name).state() + ": stop it before deleting it");
+                store.deleteVm(name);
+                supervisor.forget(name);
+                store.event(name, "deleted", "definition removed");
+                return done();
+            }
+        });
+        route("POST", "/vms/{name}/start", Role.OPERATOR, (p, b) -> {
+            noBody(b);
+            String name = p.get("name");
+            synchronized (lock(name)) {
+                Store.VmRow r = row(p);
+                supervisor.start(r.spec());
+                return ok(view(store.vm(name).orElseThrow(), true));
+            }
+        });
+        route("POST", "/vms/{name}/stop", Role.OPERATOR, (p, b) -> {
+            noBody(b);
+            row(p);
+            supervisor.stop(p.get("name"));
+            return ok(view(row(p), false));
+        });
+        route("POST", "/vms/{name}/shutdown", Role.OPERATOR, (p, b) -> {
+            row(p);
+            ShutdownRequest r = b.isBlank() ? new ShutdownRequest(null) : parse(b, ShutdownRequest.class);
+            long t = r.timeoutSeconds() == null ? DEFAULT_SHUTDOWN_SECONDS : r.timeoutSeconds();
+            if (t < 0 || t > MAX_SHUTDOWN_SECONDS) throw new ApiError(400, "bad request", Map.of("timeoutSeconds", "must be 0-" + MAX_SHUTDOWN_SECONDS));
+            String how = supervisor.shutdown(p.get("name"), t * 1000);
+            return ok(Map.of("result", how, "state", supervisor.live(p.get("name")).state()));
+        });
+        route("POST", "/vms/{name}/reboot", Role.OPERATOR, (p, b) -> {
+            noBody(b);
+            String name = p.get("name");
+            synchronized (lock(name)) {
+                Store.VmRow r = row(p);
+                if (!supervisor.active(name)) throw new ApiError(409, "VM '" + name + "' is not running: start it instead");
+                supervisor.stop(name);
+                supervisor.start(store.vm(name).orElse(r).spec());
+                return ok(view(store.vm(name).orElseThrow(), true));
+            }
+        });
+        route("POST", "/vms/{name}/pause", Role.OPERATOR, (p, b) -> {
+            noBody(b);
+            row(p);
+            supervisor.call(p.get("name"), "PUT", "/vm.pause", null, "pause");
+            supervisor.refresh(p.get("name"));
+            return ok(view(row(p), true));
+        });
+        route("POST", "/vms/{name}/resume", Role.OPERATOR, (p, b) -> {
+            noBody(b);
+            row(p);
+            supervisor.call(p.get("name"), "PUT", "/vm.resume", null, "resume");
+            supervisor.refresh(p.get("name"));
+            return ok(view(row(p), true));
+        });
+        route("GET", "/vms/{name}/console", Role.OPERATOR, (p, b) -> {
+            row(p);
+            return ok(supervisor.call(p.get("name"), "GET", "/vm.console", null, "read the console"));
+        });
+        route("POST", "/vms/{name}/console", Role.OPERATOR, (p, b) -> {
+            row(p);
+            ConsoleInput in = parse(b, ConsoleInput.class);
+            if (in.text() == null || in.text().isEmpty()) throw new ApiError(400, "bad request", Map.of("text", "required"));
+            supervisor.call(p.get("name"), "PUT", "/vm.console-input", JSON.writeValueAsString(Map.of("text", in.text())), "type on the console");
+            return done();
+        });
+        route("GET", "/events", Role.AUDITOR, (p, b) -> ok(store.events(200)));
+        route("GET", "/tokens", Role.ADMIN, (p, b) -> ok(store.tokens().stream().map(t -> new TokenInfo(t.name(), t.role(), t.created())).toList()));
+        route("POST", "/tokens", Role.ADMIN, (p, b) -> {
+            TokenRequest r = parse(b, TokenRequest.class);
+            Map<String, String> bad = new LinkedHashMap<>();
+            if (r.name() == null || !VmSpec.NAME.matcher(r.name()).matches()) bad.put("name", "1-63 letters, digits, '.', '_' or '-'");
+            Role role = r.role() == null ? null : Role.parse(r.role());
+            if (role == null) bad.put("role", "one of admin, operator, auditor");
+            if (!bad.isEmpty()) throw new ApiError(400, "bad request", bad);
+            String secret = tokens.create(r.name(), role);
+            if (secret == null) throw new ApiError(409, "a token named '" + r.name() + "' exists: delete it first or pick another name");
+            store.event(null, "token-created", "token '" + r.name() + "' (" + role.wireName() + ")");
+            return new Reply(201, "application/json", JSON.writeValueAsString(new TokenCreated(r.name(), role.wireName(), secret)));
+        });
+        route("DELETE", "/tokens/{name}", Role.ADMIN, (p, b) -> {
+            noBody(b);
+            if (Tokens.ADMIN_NAME.equals(p.get("name"))) throw new ApiError(409, "the admin token cannot be deleted (delete the admin-token file and restart the daemon to replace it)");
+            if (!store.deleteToken(p.get("name"))) throw new ApiError(404, "no token named '" + p.get("name") + "'");
+            return done();
+        });
+    }
+
+    private void route(String method, String pattern, Role role, Action a) {
+        routes.add(new Route(method, pattern, role, a));
+    }
+
+    private Object lock(String name) {
+        return locks.computeIfAbsent(name, n -> new Object());
+    }
+
+    /** The routes as "METHOD /api/v1/pattern", for the test that keeps the OpenAPI document in step. */
+    public List<String> routeNames() {
+        return routes.stream().map(r -> r.method() + " " + PREFIX + r.pattern()).toList();
+    }
+
+    /** The least role each route needs ("METHOD pattern" to role; null for public routes), for the auth tests. */
+    public Map<String, Role> routeRoles() {
+        Map<String, Role> m = new LinkedHashMap<>();
+        for (Route r : routes) m.put(r.method() + " " + PREFIX + r.pattern(), r.role());
+        return m;
+    }
+
+    // ---- dispatch ----
+
+    /** Answers one request; never throws. {@code authorization} is the Authorization header or null. */
+    public Reply handle(String method, String path, String authorization, String body) {
+        Reply r = dispatch(method, path, authorization, body == null ? "" : body);
+        metrics.request(method, r.status());
+        return r;
+    }
+
+    private Reply dispatch(String method, String path, String authorization, String body) {
+        if (!path.startsWith(PREFIX + "/")) return error(404, "no such resource: " + path + " (the API is under " + PREFIX + ")");
+        String[] segs = path.substring(PREFIX.length() + 1).split("/", -1);
+        List<String> allowed = new ArrayList<>();
+        for (Route r : routes) {
+            Map<String, String> params = match(r.pattern(), segs);
+            if (params == null) continue;
+            if (!r.method().equals(method)) {
+                allowed.add(r.method());
+                continue;
+            }
+            try {
+                if (r.role() != null) {
+                    Role caller = caller(authorization);
+                    if (!caller.allows(r.role())) {
+                        return error(403, "this needs the " + r.role().wireName() + " role; the token's is " + caller.wireName());
+                    }
+                }
+                return r.action().handle(params, body);
+            } catch (ApiError e) {
+                return error(e.status, e.getMessage(), e.fields);
+            } catch (Supervisor.Refused e) {
+                return error(e.status(), e.getMessage());
+            } catch (SQLException e) {
+                return error(500, "the daemon's database failed: " + e.getMessage());
+            } catch (Exception e) {
+                return error(500, e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+        }
+        if (!allowed.isEmpty()) return error(405, method + " is not allowed on " + path + " (use " + String.join(", ", allowed) + ")");
+        return error(404, "no such resource: " + path);
+    }
+
+    /** GET /metrics, beside the API: an auditor's token, as for every read. */
+    public Reply metrics(String authorization) {
+        try {
+            caller(authorization);
+            return new Reply(200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape());
+        } catch (ApiError e) {
+            return error(e.status, e.getMessage());
+        } catch (Exception e) {
+            return error(500, "cannot collect the metrics: " + e.getMessage());
+        }
+    }
+
+    private Role caller(String authorization) throws ApiError, SQLException {
+        if (authorization == null || authorization.isBlank()) {
+            throw new ApiError(401, "no token: send 'Authorization: Bearer TOKEN' (the admin token is in the state directory's admin-token file)");
+        }
+        if (!authorization.startsWith("Bearer ")) throw new ApiError(401, "the Authorization header must be 'Bearer TOKEN'");
+        Optional<Role> role = tokens.roleOf(authorization.substring(7).strip());
+        if (role.isEmpty()) throw new ApiError(401, "the token is not valid (it may have been deleted)");
+        return role.get();
+    }
+
+    /** The path parameters when {@code segs} fit the pattern, else null. */
+    private static Map<String, String> match(String pattern, String[] segs) {
+        String[] ps = pattern.substring(1).split("/", -1);
+        if (ps.length != segs.length) return null;
+        Map<String, String> params = new HashMap<>();
+        for (int i = 0; i < ps.length; i++) {
+            if (ps[i].startsWith("{")) {
+                if (segs[i].isEmpty()) return null;
+                params.put(ps[i].substring(1, ps[i].length() - 1), java.net.URLDecoder.decode(segs[i], StandardCharsets.UTF_8));
+            } else if (!ps[i].equals(segs[i])) {
+                return null;
+            }
+        }
+        return params;
+    }
+
+    // ---- VMs ----
+
+    private Store.VmRow row(Map<String, String> p) throws ApiError, SQLException {
+        String name = p.get("name");
+        return store.vm(name).orElseThrow(() -> new ApiError(404, "no VM named '" + name + "'"));
+    }
+
+    private Reply create(String body) throws Exception {
+        VmSpec spec = parse(body, VmSpec.class);
+        Map<String, String> bad = spec.problems();
+        if (!bad.isEmpty()) throw new ApiError(400, "the VM definition has errors", bad);
+        spec = spec.withDefaults();
+        synchronized (lock(spec.name())) {
+            if (!store.insertVm(spec)) throw new ApiError(409, "a VM named '" + spec.name() + "' exists: pick another name");
+            store.event(spec.name(), "defined", "VM created");
+            return new Reply(201, "application/json", JSON.writeValueAsString(view(store.vm(spec.name()).orElseThrow(), false)));
+        }
+    }
+
+    /** PATCH: the fields given replace the stored ones; a running VM takes them at its next start (pendingRestart). */
+    private Reply update(String name, String body) throws Exception {
+        VmSpec patch = parse(body, VmSpec.class);
+        synchronized (lock(name)) {
+            Store.VmRow r = store.vm(name).orElseThrow(() -> new ApiError(404, "no VM named '" + name + "'"));
+            if (patch.name() != null && !patch.name().equals(name)) throw new ApiError(400, "bad request", Map.of("name", "a VM cannot be renamed"));
+            VmSpec o = r.spec();
+            VmSpec merged = new VmSpec(name, or(patch.vcpus(), o.vcpus()), or(patch.memoryBytes(), o.memoryBytes()), or(patch.kernel(), o.kernel()),
+                    or(patch.initrd(), o.initrd()), or(patch.cmdline(), o.cmdline()), or(patch.disks(), o.disks()), or(patch.balloon(), o.balloon()),
+                    or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()));
+            Map<String, String> bad = merged.problems();
+            if (!bad.isEmpty()) throw new ApiError(400, "the VM definition has errors", bad);
+            store.updateVm(merged.withDefaults());
+            store.event(name, "updated", "definition changed");
+            return ok(view(store.vm(name).orElseThrow(), false));
+        }
+    }
+
+    private static <T> T or(T a, T b) {
+        return a != null ? a : b;
+    }
+
+    private VmView view(Store.VmRow r, boolean withGuest) {
+        String name = r.spec().name();
+        Supervisor.Live live = supervisor.live(name);
+        boolean pending = false;
+        if (live.startedSpec() != null && live.pid() != null) {
+            try {
+                pending = !JSON.readTree(live.startedSpec()).equals(JSON.valueToTree(r.spec()));
+            } catch (IOException e) {
+                pending = false;
+            }
+        }
+        JsonNode guest = null;
+        if (withGuest && live.pid() != null) {
+            try {
+                guest = supervisor.call(name, "GET", "/vm.info", null, "read its state");
+            } catch (Supervisor.Refused e) {
+                guest = null;
+            }
+        }
+        return new VmView(name, live.state(), live.pid(), r.spec(), r.created(), pending, live.crashConsole(), guest);
+    }
+
+    HostView host() throws SQLException {
+        List<Store.VmRow> vms = store.vms();
+        int running = 0, vcpus = 0;
+        long mem = 0;
+        for (Store.VmRow r : vms) {
+            if (!supervisor.active(r.spec().name())) continue;
+            running++;
+            vcpus += r.spec().vcpus();
+            mem += r.spec().memoryBytes();
+        }
+        int cpus = Runtime.getRuntime().availableProcessors();
+        long hostMem = HostFacts.memoryBytes();
+        return new HostView("0.1.0", cpus, hostMem, vms.size(), running, vcpus, mem, (double) vcpus / cpus, hostMem == 0 ? 0 : (double) mem / hostMem);
+    }
+
+    // ---- JSON ----
+
+    static Reply ok(Object value) throws JsonProcessingException {
+        return new Reply(200, "application/json", JSON.writeValueAsString(value));
+    }
+
+    static Reply done() {
+        return new Reply(204, null, null);
+    }
+
+    static Reply error(int status, String message) {
+        return error(status, message, Map.of());
+    }
+
+    static Reply error(int status, String message, Map<String, String> fields) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("error", message);
+        if (!fields.isEmpty()) m.put("fields", fields);
+        try {
+            return new Reply(status, "application/json", JSON.writeValueAsString(m));
+        } catch (JsonProcessingException e) {
+            return new Reply(status, "application/json", "{\"error\":\"unprintable error\"}");
+        }
+    }
+
+    static void noBody(String body) throws ApiError {
+        String b = body.strip();
+        if (b.isEmpty() || b.equals("{}")) return;
+        throw new ApiError(400, "this request takes no body");
+    }
+
+    static <T> T parse(String body, Class<T> type) throws ApiError {
+        if (body.isBlank()) throw new ApiError(400, "a JSON body is required");
+        try {
+            T t = JSON.readValue(body, type);
+            if (t == null) throw new ApiError(400, "the body must be a JSON object");
+            return t;
+        } catch (UnrecognizedPropertyException e) {
+            throw new ApiError(400, "unknown field '" + e.getPropertyName() + "'", Map.of(e.getPropertyName(), "unknown field (known: " + e.getKnownPropertyIds() + ")"));
+        } catch (MismatchedInputException e) {
+            String field = e.getPath().isEmpty() ? null : e.getPath().stream()
+                    .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]").reduce((a, c) -> c.startsWith("[") ? a + c : a + "." + c).orElse(null);
+            if (field == null) throw new ApiError(400, "the body must be a JSON object of the documented fields");
+            throw new ApiError(400, "wrong type for '" + field + "'", Map.of(field, "wrong type"));
+        } catch (JsonProcessingException e) {
+            throw new ApiError(400, "the body is not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    static String openApi() throws IOException {
+        try (InputStream in = DaemonApi.class.getResourceAsStream(OPENAPI_RESOURCE)) {
+            if (in == null) throw new IOException("the OpenAPI document is missing from the jar");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package org.jvisor.daemon;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * A VM's definition as the API takes it and the database keeps it. Fields left out get their
+ * defaults ({@link #withDefaults}); {@link #problems} names every field that is wrong, so one
+ * answer tells a client all it must fix.
+ */
+public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel, String initrd, String cmdline,
+                     List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart) {
+
+    /** A disk by absolute path (storage pools give them names later). */
+    public record Disk(String path, Boolean readonly) {}
+
+    public static final long MIN_MEMORY = 64L << 20, MAX_MEMORY = 3L << 30, DEFAULT_MEMORY = 256L << 20;
+    public static final int MAX_DISKS = 8;
+    /** Names become directory names and URL segments: no path characters, nothing a shell quotes. */
+    static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+    public static final List<String> RESTART_POLICIES = List.of("no", "on-failure");
+
+    public VmSpec withDefaults() {
+        return new VmSpec(name, vcpus == null ? 1 : vcpus, memoryBytes == null ? DEFAULT_MEMORY : memoryBytes, kernel, initrd, cmdline,
+                disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly())).toList(),
+                balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart);
+    }
+
+    /** Field name to what is wrong with it; empty when the (defaulted) spec is good. */
+    public Map<String, String> problems() {
+        Map<String, String> p = new LinkedHashMap<>();
+        if (name == null || name.isEmpty()) p.put("name", "required");
+        else if (!NAME.matcher(name).matches()) p.put("name", "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit: '" + name + "'");
+        if (vcpus != null && vcpus != 1) p.put("vcpus", "only 1 vCPU is supported for now");
+        if (memoryBytes != null && (memoryBytes < MIN_MEMORY || memoryBytes > MAX_MEMORY)) {
+            p.put("memoryBytes", "must be " + MIN_MEMORY + " to " + MAX_MEMORY + " (64 MiB to 3 GiB)");
+        }
+        file(p, "kernel", kernel);
+        file(p, "initrd", initrd);
+        if (cmdline != null && cmdline.length() > 2000) p.put("cmdline", "longer than 2000 characters");
+        if (initrd != null && kernel == null) p.put("initrd", "an initrd needs a kernel");
+        if (disks != null) {
+            if (disks.size() > MAX_DISKS) p.put("disks", "at most " + MAX_DISKS);
+            List<String> seen = new ArrayList<>();
+            for (int i = 0; i < disks.size(); i++) {
+                Disk d = disks.get(i);
+                String f = "disks[" + i + "].path";
+                if (d == null || d.path() == null) p.put(f, "required");
+                else if (seen.contains(d.path())) p.put(f, "the same image twice: " + d.path());
+                else if (d.path().contains(",")) p.put(f, "a disk's path may not contain ','");
+                else {
+                    file(p, f, d.path());
+                    seen.add(d.path());
+                }
+            }
+        }
+        if (restart != null && !RESTART_POLICIES.contains(restart)) p.put("restart", "one of " + RESTART_POLICIES);
+        return p;
+    }
+
+    private static void file(Map<String, String> p, String field, String path) {
+        if (path == null) return;
+        Path f = Path.of(path);
+        if (!f.isAbsolute()) p.put(field, "must be an absolute path: " + path);
+        else if (!Files.isRegularFile(f)) p.put(field, "no such file: " + path);
+        else if (!Files.isReadable(f)) p.put(field, "not readable: " + path);
+    }
+
+    /** The arguments of {@code jvisor run} that build this VM (the API socket and files come from the supervisor). */
+    List<String> runArguments() {
+        List<String> a = new ArrayList<>(List.of("--memory", (memoryBytes >> 20) + "M"));
+        if (kernel != null) a.addAll(List.of("--kernel", kernel));
+        if (initrd != null) a.addAll(List.of("--initrd", initrd));
+        if (cmdline != null) a.addAll(List.of("--cmdline", cmdline));
+        for (Disk d : disks) a.addAll(List.of("--disk", d.path() + (d.readonly() ? ",readonly=on" : "")));
+        if (balloon) a.add("--balloon");
+        if (rng) a.add("--rng");
+        return a;
+    }
+}

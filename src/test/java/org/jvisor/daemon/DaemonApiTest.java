@@ -1,0 +1,254 @@
+package org.jvisor.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The daemon's API without a guest: the OpenAPI document matches the routes, every route checks
+ * its token and role, bad input gets a 4xx naming the field and changes nothing, and definitions
+ * survive a restart of the daemon. A daemon in this JVM on a loopback port of its own.
+ */
+class DaemonApiTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    @TempDir static Path state;
+    static Daemon daemon;
+    static DaemonHttp http;
+    static String admin, operator, auditor;
+    static Path kernel;
+
+    @BeforeAll
+    static void start() throws Exception {
+        daemon = Daemon.start(state, "127.0.0.1:0", new PrintStream(new ByteArrayOutputStream()));
+        http = new DaemonHttp(daemon.port());
+        admin = Files.readString(state.resolve("admin-token")).strip();
+        operator = http.post("/tokens", admin, "{\"name\":\"op\",\"role\":\"operator\"}").json().get("token").asText();
+        auditor = http.post("/tokens", admin, "{\"name\":\"aud\",\"role\":\"auditor\"}").json().get("token").asText();
+        kernel = Files.writeString(state.resolve("fake-kernel"), "not really a kernel");
+    }
+
+    @AfterAll
+    static void stop() {
+        if (daemon != null) daemon.close();
+    }
+
+    @Test
+    void theOpenApiDocumentListsExactlyTheRoutesAndTheirRoles() throws Exception {
+        JsonNode doc = JSON.readTree(DaemonApi.openApi());
+        TreeSet<String> documented = new TreeSet<>();
+        DaemonApi api = new DaemonApi(null, null, null, new Metrics());
+        Map<String, Role> roles = api.routeRoles();
+        for (Iterator<Map.Entry<String, JsonNode>> p = doc.get("paths").fields(); p.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = p.next();
+            for (Iterator<Map.Entry<String, JsonNode>> m = e.getValue().fields(); m.hasNext(); ) {
+                Map.Entry<String, JsonNode> op = m.next();
+                String route = op.getKey().toUpperCase() + " " + e.getKey();
+                documented.add(route);
+                JsonNode role = op.getValue().get("x-jvisor-role");
+                Role r = roles.get(route);
+                assertEquals(r == null ? null : r.wireName(), role == null ? null : role.asText(), "role of " + route);
+            }
+        }
+        assertEquals(new TreeSet<>(api.routeNames()), documented);
+        JsonNode schemas = doc.get("components").get("schemas");
+        assertEquals(fields(VmSpec.class), names(schemas.get("VmSpec").get("properties")));
+        assertEquals(fields(VmSpec.Disk.class), names(schemas.get("Disk").get("properties")));
+        assertEquals(fields(DaemonApi.VmView.class), names(schemas.get("Vm").get("properties")));
+        assertEquals(fields(DaemonApi.HostView.class), names(schemas.get("Host").get("properties")));
+        assertEquals(fields(DaemonApi.ShutdownRequest.class), names(schemas.get("ShutdownRequest").get("properties")));
+        assertEquals(fields(DaemonApi.ConsoleInput.class), names(schemas.get("ConsoleInput").get("properties")));
+        assertEquals(fields(DaemonApi.TokenRequest.class), names(schemas.get("TokenRequest").get("properties")));
+        assertEquals(fields(DaemonApi.TokenCreated.class), names(schemas.get("TokenCreated").get("properties")));
+        assertEquals(fields(DaemonApi.TokenInfo.class), names(schemas.get("TokenInfo").get("properties")));
+        assertEquals(fields(Store.Event.class), names(schemas.get("Event").get("properties")));
+        assertEquals(200, http.get("/openapi.json", null).status(), "the document needs no token");
+    }
+
+    private static TreeSet<String> fields(Class<? extends Record> r) {
+        TreeSet<String> s = new TreeSet<>();
+        for (var c : r.getRecordComponents()) s.add(c.getName());
+        return s;
+    }
+
+    private static TreeSet<String> names(JsonNode n) {
+        TreeSet<String> s = new TreeSet<>();
+        n.fieldNames().forEachRemaining(s::add);
+        return s;
+    }
+
+    /** Every route, with no token, a wrong one, and each role: 401, 401, and 403 exactly below the route's role. */
+    @Test
+    void everyRouteChecksTheTokenAndItsRole() throws Exception {
+        http.post("/vms", admin, "{\"name\":\"authvm\",\"kernel\":\"" + kernel + "\"}"); // a start fails at once: no guest boots here
+        Map<String, Role> roles = new DaemonApi(null, null, null, new Metrics()).routeRoles();
+        Map<Role, String> tokens = Map.of(Role.ADMIN, admin, Role.OPERATOR, operator, Role.AUDITOR, auditor);
+        for (Map.Entry<String, Role> e : roles.entrySet()) {
+            String[] mp = e.getKey().split(" ", 2);
+            String path = mp[1].replace("{name}", mp[1].startsWith("/api/v1/tokens") ? "nosuchtoken" : "authvm");
+            if (e.getValue() == null) {
+                assertEquals(200, http.send(mp[0], path, null, null).status(), e.getKey());
+                continue;
+            }
+            assertEquals(401, http.send(mp[0], path, null, null).status(), e.getKey() + " without a token");
+            assertEquals(401, http.send(mp[0], path, "jv_wrong", null).status(), e.getKey() + " with a wrong token");
+            for (Role r : Role.values()) {
+                if (r == Role.ADMIN && (mp[0].equals("DELETE") || mp[0].equals("POST") && path.equals("/api/v1/vms"))) continue; // would change what the others test
+                int status = http.send(mp[0], path, tokens.get(r), null).status();
+                if (r.allows(e.getValue())) assertTrue(status != 401 && status != 403, e.getKey() + " as " + r + " got " + status);
+                else assertEquals(403, status, e.getKey() + " as " + r);
+            }
+        }
+        assertEquals(401, http.send("GET", "/metrics", null, null).status());
+        assertEquals(200, http.send("GET", "/metrics", auditor, null).status());
+    }
+
+    @Test
+    void badDefinitionsAreRefusedFieldByFieldAndChangeNothing() throws Exception {
+        int before = http.get("/vms", auditor).json().size();
+        String[][] cases = {
+                {"{\"name\":\"../etc\"}", "name"},
+                {"{\"name\":\"a/b\"}", "name"},
+                {"{}", "name"},
+                {"{\"name\":\"x\",\"memoryBytes\":1}", "memoryBytes"},
+                {"{\"name\":\"x\",\"memoryBytes\":\"1G\"}", "memoryBytes"},
+                {"{\"name\":\"x\",\"vcpus\":4}", "vcpus"},
+                {"{\"name\":\"x\",\"kernel\":\"relative/path\"}", "kernel"},
+                {"{\"name\":\"x\",\"kernel\":\"/no/such/kernel\"}", "kernel"},
+                {"{\"name\":\"x\",\"disks\":[{\"path\":\"/no/such.img\"}]}", "disks[0].path"},
+                {"{\"name\":\"x\",\"disks\":[{}]}", "disks[0].path"},
+                {"{\"name\":\"x\",\"restart\":\"always\"}", "restart"},
+                {"{\"name\":\"x\",\"colour\":\"blue\"}", "colour"},
+        };
+        for (String[] c : cases) {
+            DaemonHttp.Answer a = http.post("/vms", admin, c[0]);
+            assertEquals(400, a.status(), c[0] + " -> " + a.body());
+            assertTrue(a.json().has("fields") && a.json().get("fields").has(c[1]), c[0] + " should name " + c[1] + ": " + a.body());
+        }
+        for (String body : new String[] {"", "null", "[1]", "{\"name\":", "{\"name\":\"x\"} trailing"}) {
+            assertEquals(400, http.post("/vms", admin, body).status(), body);
+        }
+        assertEquals(before, http.get("/vms", auditor).json().size(), "nothing was defined");
+    }
+
+    @Test
+    void aVmIsDefinedOnceUpdatedAndDeleted() throws Exception {
+        DaemonHttp.Answer a = http.post("/vms", admin, "{\"name\":\"web1\",\"memoryBytes\":134217728,\"kernel\":\"" + kernel + "\"}");
+        assertEquals(201, a.status(), a.body());
+        assertEquals("stopped", a.json().get("state").asText());
+        assertEquals(1, a.json().get("spec").get("vcpus").asInt());
+        assertEquals(409, http.post("/vms", admin, "{\"name\":\"web1\"}").status(), "a duplicate name");
+        a = http.send("PATCH", "/api/v1/vms/web1", admin, "{\"memoryBytes\":268435456,\"autostart\":false}");
+        assertEquals(200, a.status(), a.body());
+        assertEquals(268435456L, a.json().get("spec").get("memoryBytes").asLong());
+        assertEquals(kernel.toString(), a.json().get("spec").get("kernel").asText(), "fields not given are kept");
+        assertEquals(400, http.send("PATCH", "/api/v1/vms/web1", admin, "{\"name\":\"web2\"}").status(), "no renaming");
+        assertEquals(400, http.send("PATCH", "/api/v1/vms/web1", admin, "{\"memoryBytes\":5}").status());
+        assertEquals(268435456L, http.get("/vms/web1", auditor).json().get("spec").get("memoryBytes").asLong(), "a bad patch changes nothing");
+        assertEquals(409, http.post("/vms/web1/stop", operator, null).status(), "not running");
+        assertEquals(409, http.post("/vms/web1/pause", operator, null).status(), "not running");
+        assertEquals(409, http.get("/vms/web1/console", operator).status(), "not running");
+        assertEquals(404, http.get("/vms/nope", auditor).status());
+        assertEquals(404, http.post("/vms/nope/start", operator, null).status());
+        assertEquals(405, http.send("PUT", "/api/v1/vms/web1", admin, "{}").status());
+        assertEquals(404, http.get("/nothing", auditor).status());
+        assertEquals(204, http.send("DELETE", "/api/v1/vms/web1", admin, null).status());
+        assertEquals(404, http.get("/vms/web1", auditor).status());
+        JsonNode kinds = http.get("/events", auditor).json();
+        List<String> seen = new ArrayList<>();
+        for (JsonNode e : kinds) if ("web1".equals(e.get("vm").asText())) seen.add(e.get("kind").asText());
+        assertEquals(List.of("deleted", "updated", "defined"), seen);
+    }
+
+    @Test
+    void tokensAreShownOnceStoredHashedAndCanBeRevoked() throws Exception {
+        DaemonHttp.Answer a = http.post("/tokens", admin, "{\"name\":\"ci\",\"role\":\"auditor\"}");
+        assertEquals(201, a.status());
+        String secret = a.json().get("token").asText();
+        assertEquals(200, http.get("/vms", secret).status());
+        String list = http.get("/tokens", admin).body();
+        assertFalse(list.contains(secret) || list.contains(Tokens.hash(secret)), "neither the secret nor its hash is listed");
+        assertEquals(409, http.post("/tokens", admin, "{\"name\":\"ci\",\"role\":\"auditor\"}").status());
+        assertEquals(400, http.post("/tokens", admin, "{\"name\":\"x\",\"role\":\"root\"}").status());
+        assertEquals(204, http.send("DELETE", "/api/v1/tokens/ci", admin, null).status());
+        assertEquals(401, http.get("/vms", secret).status(), "a deleted token is refused");
+        assertEquals(409, http.send("DELETE", "/api/v1/tokens/admin", admin, null).status());
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("admin-token"))));
+    }
+
+    @Test
+    void concurrentCreatesOfOneNameMakeOneVm() throws Exception {
+        var pool = Executors.newFixedThreadPool(8);
+        List<Future<Integer>> fs = new ArrayList<>();
+        for (int i = 0; i < 8; i++) fs.add(pool.submit((Callable<Integer>) () -> http.post("/vms", admin, "{\"name\":\"race\"}").status()));
+        int created = 0, conflicts = 0;
+        for (Future<Integer> f : fs) {
+            int s = f.get();
+            if (s == 201) created++;
+            if (s == 409) conflicts++;
+        }
+        pool.shutdown();
+        assertEquals(1, created);
+        assertEquals(7, conflicts);
+    }
+
+    @Test
+    void hostAndMetricsAreServed() throws Exception {
+        JsonNode host = http.get("/host", auditor).json();
+        assertTrue(host.get("cpus").asInt() >= 1 && host.get("memoryBytes").asLong() > 0, host.toString());
+        String metrics = http.send("GET", "/metrics", auditor, null).body();
+        assertTrue(metrics.contains("jvisor_host_vms{state=\"running\"}"), metrics);
+        assertTrue(metrics.contains("jvisor_api_requests_total{"), metrics);
+    }
+
+    @Test
+    void onlyLoopbackIsServedWithoutTls() {
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> DaemonServer.listenAddress("0.0.0.0:8006"));
+        assertTrue(e.getMessage().contains("loopback"), e.getMessage());
+        org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> DaemonServer.listenAddress("8006"));
+        org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> DaemonServer.listenAddress("127.0.0.1:99999"));
+    }
+
+    /** A second daemon on the same state (the first one gone) has every definition, token and event. */
+    @Test
+    void definitionsSurviveARestartOfTheDaemon(@TempDir Path other) throws Exception {
+        Daemon d = Daemon.start(other, "127.0.0.1:0", new PrintStream(new ByteArrayOutputStream()));
+        String token = Files.readString(other.resolve("admin-token")).strip();
+        DaemonHttp h = new DaemonHttp(d.port());
+        assertEquals(201, h.post("/vms", token, "{\"name\":\"keep\",\"memoryBytes\":134217728}").status());
+        d.close();
+        d = Daemon.start(other, "127.0.0.1:0", new PrintStream(new ByteArrayOutputStream()));
+        try {
+            h = new DaemonHttp(d.port());
+            JsonNode vm = h.get("/vms/keep", token).json();
+            assertEquals(134217728L, vm.get("spec").get("memoryBytes").asLong());
+            assertEquals("stopped", vm.get("state").asText());
+            try (Store s = Store.open(other.resolve("jvisord.db"))) {
+                assertEquals(Store.MIGRATIONS.size(), s.schemaVersion());
+            }
+        } finally {
+            d.close();
+        }
+        assertNotEquals(token, admin);
+    }
+}
