@@ -48,11 +48,20 @@ public final class Daemon implements AutoCloseable {
         try {
             Tokens tokens = new Tokens(store);
             tokens.ensureAdminToken(stateDir);
+            Tasks tasks = new Tasks(store); // fails the tasks a previous daemon left running
+            Storage storage = new Storage(store);
             supervisor = new Supervisor(stateDir.resolve("run"), store);
+            supervisor.setResolver(spec -> spec.resolved(pool -> {
+                try {
+                    return store.pool(pool).orElseThrow(() -> new IllegalStateException("no pool named '" + pool + "'")).path();
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e.getMessage(), e);
+                }
+            }));
             supervisor.adopt(store.vms());
             Metrics metrics = new Metrics();
             metrics.attach(store, supervisor);
-            DaemonApi api = new DaemonApi(store, supervisor, tokens, metrics);
+            DaemonApi api = new DaemonApi(store, supervisor, tokens, metrics, storage, tasks);
             DaemonServer server = DaemonServer.start(api, listen);
             String host = DaemonServer.listenAddress(listen).getAddress().getHostAddress();
             String url = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port();

@@ -56,6 +56,24 @@ public final class DaemonApi {
     public record HostView(String version, int cpus, long memoryBytes, int vms, int running, int vcpusRunning, long memoryRunningBytes,
                            double cpuOvercommit, double memoryOvercommit) {}
 
+    /** POST /pools' body. */
+    public record PoolRequest(String name, String path, Double reservePercent) {}
+
+    /** POST /pools/{pool}/volumes' body: an empty volume. */
+    public record VolumeRequest(String name, String format, Long sizeBytes) {}
+
+    /** POST /pools/{pool}/volumes/import's body: an image file copied in (raw, qcow2, vmdk or vhd). */
+    public record ImportRequest(String name, String source, String format) {}
+
+    /** POST /pools/{pool}/volumes/{volume}/clone's body: linked (a qcow2 overlay, at once) or full (a task). */
+    public record CloneRequest(String name, Boolean linked) {}
+
+    /** POST /pools/{pool}/volumes/{volume}/resize's body. */
+    public record ResizeRequest(Long sizeBytes) {}
+
+    /** A task's id and where to follow it, for the requests that start one (202). */
+    public record TaskStarted(String taskId, String location) {}
+
     /** One route: method, path pattern ({name} is a segment), the least role that may call it (null: anyone). */
     record Route(String method, String pattern, Role role, Action action) {}
 
@@ -76,15 +94,19 @@ public final class DaemonApi {
     private final Supervisor supervisor;
     private final Tokens tokens;
     private final Metrics metrics;
+    private final Storage storage;
+    private final Tasks tasks;
     private final List<Route> routes = new ArrayList<>();
     /** One lock per VM name: create, start, update and delete of one VM do not interleave. */
     private final Map<String, Object> locks = new java.util.concurrent.ConcurrentHashMap<>();
 
-    public DaemonApi(Store store, Supervisor supervisor, Tokens tokens, Metrics metrics) {
+    public DaemonApi(Store store, Supervisor supervisor, Tokens tokens, Metrics metrics, Storage storage, Tasks tasks) {
         this.store = store;
         this.supervisor = supervisor;
         this.tokens = tokens;
         this.metrics = metrics;
+        this.storage = storage;
+        this.tasks = tasks;
         route("GET", "/openapi.json", null, (p, b) -> new Reply(200, "application/json", openApi()));
         route("GET", "/host", Role.AUDITOR, (p, b) -> ok(host()));
         route("GET", "/vms", Role.AUDITOR, (p, b) -> {
@@ -166,6 +188,7 @@ public final class DaemonApi {
             supervisor.call(p.get("name"), "PUT", "/vm.console-input", JSON.writeValueAsString(Map.of("text", in.text())), "type on the console");
             return done();
         });
+        storageRoutes();
         route("GET", "/events", Role.AUDITOR, (p, b) -> ok(store.events(200)));
         route("GET", "/tokens", Role.ADMIN, (p, b) -> ok(store.tokens().stream().map(t -> new TokenInfo(t.name(), t.role(), t.created())).toList()));
         route("POST", "/tokens", Role.ADMIN, (p, b) -> {
@@ -186,6 +209,100 @@ public final class DaemonApi {
             if (!store.deleteToken(p.get("name"))) throw new ApiError(404, "no token named '" + p.get("name") + "'");
             return done();
         });
+    }
+
+    private void storageRoutes() {
+        route("GET", "/pools", Role.AUDITOR, (p, b) -> {
+            List<Storage.PoolView> out = new ArrayList<>();
+            for (Store.PoolRow r : store.pools()) out.add(storage.view(r));
+            return ok(out);
+        });
+        route("POST", "/pools", Role.ADMIN, (p, b) -> {
+            PoolRequest r = parse(b, PoolRequest.class);
+            return new Reply(201, "application/json", JSON.writeValueAsString(storage.create(r.name(), r.path(), r.reservePercent())));
+        });
+        route("GET", "/pools/{pool}", Role.AUDITOR, (p, b) -> ok(storage.view(storage.pool(p.get("pool")))));
+        route("DELETE", "/pools/{pool}", Role.ADMIN, (p, b) -> {
+            noBody(b);
+            Store.PoolRow pool = storage.pool(p.get("pool"));
+            for (Storage.VolumeView v : storage.volumes(pool)) {
+                for (String u : v.usedBy()) if (u.startsWith("vm:")) throw new ApiError(409, "pool '" + pool.name() + "' holds volume " + v.name() + ", used by " + u + ": the pool stays");
+            }
+            store.deletePool(pool.name());
+            store.event(null, "pool-deleted", "pool '" + pool.name() + "' (its files stay in " + pool.path() + ")");
+            return done();
+        });
+        route("GET", "/pools/{pool}/volumes", Role.AUDITOR, (p, b) -> ok(storage.volumes(storage.pool(p.get("pool")))));
+        route("POST", "/pools/{pool}/volumes", Role.ADMIN, (p, b) -> {
+            VolumeRequest r = parse(b, VolumeRequest.class);
+            return new Reply(201, "application/json", JSON.writeValueAsString(storage.create(p.get("pool"), r.name(), r.format(), r.sizeBytes())));
+        });
+        route("POST", "/pools/{pool}/volumes/import", Role.ADMIN, (p, b) -> {
+            ImportRequest r = parse(b, ImportRequest.class);
+            Store.PoolRow pool = storage.pool(p.get("pool"));
+            Storage.checkVolumeName("name", r.name());
+            String fmt = r.format() == null ? "qcow2" : r.format();
+            if (!Storage.FORMATS.contains(fmt)) throw new ApiError(400, "bad format", Map.of("format", "one of " + Storage.FORMATS));
+            if (r.source() == null || !java.nio.file.Path.of(r.source()).isAbsolute() || !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(r.source()))) {
+                throw new ApiError(400, "bad source", Map.of("source", "an absolute path of a readable image file"));
+            }
+            if (java.nio.file.Files.exists(java.nio.file.Path.of(pool.path(), r.name()))) throw new ApiError(409, "pool '" + pool.name() + "' already has a volume '" + r.name() + "'");
+            java.nio.file.Path src = java.nio.file.Path.of(r.source());
+            storage.checkReserve(pool, Storage.bytesToCopy(src), "importing " + r.source());
+            Store.TaskRow t = tasks.start("import", pool.name() + "/" + r.name(), h -> storage.copy(h, src, pool, r.name(), fmt));
+            return taskStarted(t);
+        });
+        route("POST", "/pools/{pool}/volumes/{volume}/clone", Role.ADMIN, (p, b) -> {
+            CloneRequest r = parse(b, CloneRequest.class);
+            Store.PoolRow pool = storage.pool(p.get("pool"));
+            Storage.VolumeView src = storage.existing(pool, p.get("volume"));
+            if (r.linked() == null || r.linked()) return new Reply(201, "application/json", JSON.writeValueAsString(storage.linkedClone(pool.name(), src.name(), r.name())));
+            Storage.checkVolumeName("name", r.name());
+            if (java.nio.file.Files.exists(java.nio.file.Path.of(pool.path(), r.name()))) throw new ApiError(409, "pool '" + pool.name() + "' already has a volume '" + r.name() + "'");
+            storage.checkReserve(pool, src.allocationBytes(), "a full clone of " + src.name());
+            Store.TaskRow t = tasks.start("clone", pool.name() + "/" + r.name(), h -> storage.copy(h, java.nio.file.Path.of(src.path()), pool, r.name(), src.format()));
+            return taskStarted(t);
+        });
+        route("POST", "/pools/{pool}/volumes/{volume}/resize", Role.ADMIN, (p, b) -> {
+            ResizeRequest r = parse(b, ResizeRequest.class);
+            Storage.VolumeView v = storage.existing(storage.pool(p.get("pool")), p.get("volume"));
+            for (String u : v.usedBy()) {
+                if (u.startsWith("vm:") && supervisor.active(u.substring(3))) throw new ApiError(409, "volume '" + v.name() + "' is in use by running " + u + ": stop it first");
+            }
+            return ok(storage.resize(p.get("pool"), p.get("volume"), r.sizeBytes()));
+        });
+        route("GET", "/pools/{pool}/volumes/{volume}", Role.AUDITOR, (p, b) -> ok(storage.existing(storage.pool(p.get("pool")), p.get("volume"))));
+        route("DELETE", "/pools/{pool}/volumes/{volume}", Role.ADMIN, (p, b) -> {
+            noBody(b);
+            storage.delete(p.get("pool"), p.get("volume"));
+            return done();
+        });
+        route("GET", "/tasks", Role.AUDITOR, (p, b) -> ok(store.tasks(100)));
+        route("GET", "/tasks/{id}", Role.AUDITOR, (p, b) -> ok(tasks.get(p.get("id")).orElseThrow(() -> new ApiError(404, "no task " + p.get("id")))));
+        route("DELETE", "/tasks/{id}", Role.ADMIN, (p, b) -> {
+            noBody(b);
+            Store.TaskRow t = tasks.get(p.get("id")).orElseThrow(() -> new ApiError(404, "no task " + p.get("id")));
+            if (!tasks.cancel(t.id())) throw new ApiError(409, "task " + t.id() + " is " + t.state() + ": nothing to cancel");
+            return new Reply(202, "application/json", JSON.writeValueAsString(t));
+        });
+    }
+
+    private static Reply taskStarted(Store.TaskRow t) throws JsonProcessingException {
+        return new Reply(202, "application/json", JSON.writeValueAsString(new TaskStarted(t.id(), PREFIX + "/tasks/" + t.id())));
+    }
+
+    /** Problems with the disks that name pool volumes: the pool and the volume must exist. */
+    private void checkVolumes(VmSpec spec, Map<String, String> bad) throws SQLException {
+        if (spec.disks() == null) return;
+        for (int i = 0; i < spec.disks().size(); i++) {
+            VmSpec.Disk d = spec.disks().get(i);
+            if (d == null || d.path() != null || d.pool() == null || d.volume() == null) continue;
+            Optional<Store.PoolRow> pool = store.pool(d.pool());
+            if (pool.isEmpty()) bad.put("disks[" + i + "].pool", "no pool named '" + d.pool() + "'");
+            else if (!VmSpec.NAME.matcher(d.volume()).matches() || !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(pool.get().path(), d.volume()))) {
+                bad.put("disks[" + i + "].volume", "pool '" + d.pool() + "' has no volume '" + d.volume() + "'");
+            }
+        }
     }
 
     private void route(String method, String pattern, Role role, Action a) {
@@ -298,6 +415,7 @@ public final class DaemonApi {
     private Reply create(String body) throws Exception {
         VmSpec spec = parse(body, VmSpec.class);
         Map<String, String> bad = spec.problems();
+        checkVolumes(spec, bad);
         if (!bad.isEmpty()) throw new ApiError(400, "the VM definition has errors", bad);
         spec = spec.withDefaults();
         synchronized (lock(spec.name())) {
@@ -318,6 +436,7 @@ public final class DaemonApi {
                     or(patch.initrd(), o.initrd()), or(patch.cmdline(), o.cmdline()), or(patch.disks(), o.disks()), or(patch.balloon(), o.balloon()),
                     or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()));
             Map<String, String> bad = merged.problems();
+            checkVolumes(merged, bad);
             if (!bad.isEmpty()) throw new ApiError(400, "the VM definition has errors", bad);
             store.updateVm(merged.withDefaults());
             store.event(name, "updated", "definition changed");

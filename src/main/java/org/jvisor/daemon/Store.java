@@ -29,6 +29,11 @@ public final class Store implements AutoCloseable {
                               should_run INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
             CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, vm TEXT, kind TEXT NOT NULL, message TEXT NOT NULL);
+            """,
+            """
+            CREATE TABLE pools (name TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, reserve_percent REAL NOT NULL, created TEXT NOT NULL);
+            CREATE TABLE tasks (id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL, progress REAL NOT NULL,
+                                message TEXT, log TEXT NOT NULL, created TEXT NOT NULL, finished TEXT);
             """);
 
     private final Connection db;
@@ -38,6 +43,12 @@ public final class Store implements AutoCloseable {
     public record TokenRow(String name, String role, String hash, String created) {}
 
     public record Event(long id, String time, String vm, String kind, String message) {}
+
+    public record PoolRow(String name, String path, double reservePercent, String created) {}
+
+    /** A long operation: running, then succeeded, failed or cancelled; progress from 0 to 1; its log, one line per step. */
+    public record TaskRow(String id, String kind, String target, String state, double progress, String message, String log, String created,
+                          String finished) {}
 
     private Store(Connection db) {
         this.db = db;
@@ -231,6 +242,92 @@ public final class Store implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    // ---- pools ----
+
+    public synchronized boolean insertPool(String name, String path, double reservePercent) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("INSERT OR IGNORE INTO pools (name, path, reserve_percent, created) VALUES (?, ?, ?, ?)")) {
+            p.setString(1, name);
+            p.setString(2, path);
+            p.setDouble(3, reservePercent);
+            p.setString(4, now());
+            return p.executeUpdate() == 1;
+        }
+    }
+
+    public synchronized Optional<PoolRow> pool(String name) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("SELECT name, path, reserve_percent, created FROM pools WHERE name = ?")) {
+            p.setString(1, name);
+            try (ResultSet r = p.executeQuery()) {
+                return r.next() ? Optional.of(new PoolRow(r.getString(1), r.getString(2), r.getDouble(3), r.getString(4))) : Optional.empty();
+            }
+        }
+    }
+
+    public synchronized List<PoolRow> pools() throws SQLException {
+        List<PoolRow> out = new ArrayList<>();
+        try (Statement s = db.createStatement(); ResultSet r = s.executeQuery("SELECT name, path, reserve_percent, created FROM pools ORDER BY name")) {
+            while (r.next()) out.add(new PoolRow(r.getString(1), r.getString(2), r.getDouble(3), r.getString(4)));
+        }
+        return out;
+    }
+
+    public synchronized boolean deletePool(String name) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("DELETE FROM pools WHERE name = ?")) {
+            p.setString(1, name);
+            return p.executeUpdate() == 1;
+        }
+    }
+
+    // ---- tasks ----
+
+    public synchronized void saveTask(TaskRow t) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("INSERT OR REPLACE INTO tasks (id, kind, target, state, progress, message, log, created, finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            p.setString(1, t.id());
+            p.setString(2, t.kind());
+            p.setString(3, t.target());
+            p.setString(4, t.state());
+            p.setDouble(5, t.progress());
+            p.setString(6, t.message());
+            p.setString(7, t.log());
+            p.setString(8, t.created());
+            p.setString(9, t.finished());
+            p.executeUpdate();
+        }
+    }
+
+    public synchronized List<TaskRow> tasks(int limit) throws SQLException {
+        List<TaskRow> out = new ArrayList<>();
+        try (PreparedStatement p = db.prepareStatement("SELECT id, kind, target, state, progress, message, log, created, finished FROM tasks ORDER BY created DESC LIMIT ?")) {
+            p.setInt(1, limit);
+            try (ResultSet r = p.executeQuery()) {
+                while (r.next()) out.add(task(r));
+            }
+        }
+        return out;
+    }
+
+    public synchronized Optional<TaskRow> task(String id) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("SELECT id, kind, target, state, progress, message, log, created, finished FROM tasks WHERE id = ?")) {
+            p.setString(1, id);
+            try (ResultSet r = p.executeQuery()) {
+                return r.next() ? Optional.of(task(r)) : Optional.empty();
+            }
+        }
+    }
+
+    private static TaskRow task(ResultSet r) throws SQLException {
+        return new TaskRow(r.getString(1), r.getString(2), r.getString(3), r.getString(4), r.getDouble(5), r.getString(6), r.getString(7),
+                r.getString(8), r.getString(9));
+    }
+
+    /** Tasks a daemon that died left running: they are failed now (their work stopped with it). Returns how many. */
+    public synchronized int failOrphanedTasks() throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("UPDATE tasks SET state = 'failed', message = 'the daemon stopped while the task ran', finished = ? WHERE state = 'running'")) {
+            p.setString(1, now());
+            return p.executeUpdate();
+        }
     }
 
     @Override

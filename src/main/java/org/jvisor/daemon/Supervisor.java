@@ -72,6 +72,8 @@ public final class Supervisor implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Thread watcher;
     private final Function<String, Optional<VmSpec>> specs;
+    /** Turns a definition into what the VMM is started with (pool volumes become paths). */
+    private volatile java.util.function.UnaryOperator<VmSpec> resolver = s -> s;
 
     public Supervisor(Path runRoot, Store store) throws IOException {
         this.runRoot = runRoot;
@@ -85,6 +87,10 @@ public final class Supervisor implements AutoCloseable {
             }
         };
         this.watcher = Thread.ofPlatform().daemon().name("vmm-watcher").unstarted(this::watch);
+    }
+
+    void setResolver(java.util.function.UnaryOperator<VmSpec> r) {
+        this.resolver = r;
     }
 
     RunDir runDir(String name) {
@@ -139,7 +145,16 @@ public final class Supervisor implements AutoCloseable {
             Files.deleteIfExists(rd.socket());
             Files.deleteIfExists(rd.exitFile());
             List<String> cmd = new ArrayList<>(VmmCommand.prefix());
-            cmd.addAll(spec.runArguments());
+            VmSpec resolved;
+            try {
+                resolved = resolver.apply(spec);
+            } catch (RuntimeException e) {
+                throw new Refused(409, "VM '" + spec.name() + "' cannot start: " + e.getMessage());
+            }
+            for (VmSpec.Disk d : resolved.disks()) {
+                if (!Files.isRegularFile(Path.of(d.path()))) throw new Refused(409, "VM '" + spec.name() + "' cannot start: its disk " + d.path() + " is missing");
+            }
+            cmd.addAll(resolved.runArguments());
             cmd.addAll(List.of("--api-socket", rd.socket().toString(), "--exit-file", rd.exitFile().toString()));
             Process proc = new ProcessBuilder(cmd).directory(rd.dir().toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

@@ -16,8 +16,8 @@ import java.util.regex.Pattern;
 public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel, String initrd, String cmdline,
                      List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart) {
 
-    /** A disk by absolute path (storage pools give them names later). */
-    public record Disk(String path, Boolean readonly) {}
+    /** A disk: an image by absolute path, or a volume of a storage pool. */
+    public record Disk(String path, Boolean readonly, String pool, String volume) {}
 
     public static final long MIN_MEMORY = 64L << 20, MAX_MEMORY = 3L << 30, DEFAULT_MEMORY = 256L << 20;
     public static final int MAX_DISKS = 8;
@@ -27,7 +27,7 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
 
     public VmSpec withDefaults() {
         return new VmSpec(name, vcpus == null ? 1 : vcpus, memoryBytes == null ? DEFAULT_MEMORY : memoryBytes, kernel, initrd, cmdline,
-                disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly())).toList(),
+                disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly(), d.pool(), d.volume())).toList(),
                 balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart);
     }
 
@@ -50,7 +50,14 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
             for (int i = 0; i < disks.size(); i++) {
                 Disk d = disks.get(i);
                 String f = "disks[" + i + "].path";
-                if (d == null || d.path() == null) p.put(f, "required");
+                if (d != null && d.path() == null && (d.pool() != null || d.volume() != null)) {
+                    if (d.pool() == null || d.volume() == null) p.put("disks[" + i + "]", "a volume needs both pool and volume");
+                    else if (seen.contains(d.pool() + "/" + d.volume())) p.put("disks[" + i + "]", "the same volume twice");
+                    else seen.add(d.pool() + "/" + d.volume());
+                    continue;
+                }
+                if (d != null && d.path() != null && (d.pool() != null || d.volume() != null)) p.put("disks[" + i + "]", "give a path or a pool's volume, not both");
+                else if (d == null || d.path() == null) p.put(f, "required (or pool and volume)");
                 else if (seen.contains(d.path())) p.put(f, "the same image twice: " + d.path());
                 else if (d.path().contains(",")) p.put(f, "a disk's path may not contain ','");
                 else {
@@ -71,13 +78,23 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         else if (!Files.isReadable(f)) p.put(field, "not readable: " + path);
     }
 
+    /** This spec with each pool volume replaced by its path (from {@code poolPath}, pool name to directory). */
+    VmSpec resolved(java.util.function.Function<String, String> poolPath) {
+        List<Disk> ds = disks.stream().map(d -> d.path() != null ? d
+                : new Disk(Path.of(poolPath.apply(d.pool()), d.volume()).toString(), d.readonly(), null, null)).toList();
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart);
+    }
+
     /** The arguments of {@code jvisor run} that build this VM (the API socket and files come from the supervisor). */
     List<String> runArguments() {
         List<String> a = new ArrayList<>(List.of("--memory", (memoryBytes >> 20) + "M"));
         if (kernel != null) a.addAll(List.of("--kernel", kernel));
         if (initrd != null) a.addAll(List.of("--initrd", initrd));
         if (cmdline != null) a.addAll(List.of("--cmdline", cmdline));
-        for (Disk d : disks) a.addAll(List.of("--disk", d.path() + (d.readonly() ? ",readonly=on" : "")));
+        for (Disk d : disks) {
+            if (d.path() == null) throw new IllegalStateException("disk " + d.pool() + "/" + d.volume() + " was not resolved to a path");
+            a.addAll(List.of("--disk", d.path() + (d.readonly() ? ",readonly=on" : "")));
+        }
         if (balloon) a.add("--balloon");
         if (rng) a.add("--rng");
         return a;

@@ -57,7 +57,7 @@ class DaemonApiTest {
     void theOpenApiDocumentListsExactlyTheRoutesAndTheirRoles() throws Exception {
         JsonNode doc = JSON.readTree(DaemonApi.openApi());
         TreeSet<String> documented = new TreeSet<>();
-        DaemonApi api = new DaemonApi(null, null, null, new Metrics());
+        DaemonApi api = new DaemonApi(null, null, null, new Metrics(), null, null);
         Map<String, Role> roles = api.routeRoles();
         for (Iterator<Map.Entry<String, JsonNode>> p = doc.get("paths").fields(); p.hasNext(); ) {
             Map.Entry<String, JsonNode> e = p.next();
@@ -82,6 +82,15 @@ class DaemonApiTest {
         assertEquals(fields(DaemonApi.TokenCreated.class), names(schemas.get("TokenCreated").get("properties")));
         assertEquals(fields(DaemonApi.TokenInfo.class), names(schemas.get("TokenInfo").get("properties")));
         assertEquals(fields(Store.Event.class), names(schemas.get("Event").get("properties")));
+        assertEquals(fields(Store.TaskRow.class), names(schemas.get("Task").get("properties")));
+        assertEquals(fields(Storage.PoolView.class), names(schemas.get("Pool").get("properties")));
+        assertEquals(fields(Storage.VolumeView.class), names(schemas.get("Volume").get("properties")));
+        assertEquals(fields(DaemonApi.PoolRequest.class), names(schemas.get("PoolRequest").get("properties")));
+        assertEquals(fields(DaemonApi.VolumeRequest.class), names(schemas.get("VolumeRequest").get("properties")));
+        assertEquals(fields(DaemonApi.ImportRequest.class), names(schemas.get("ImportRequest").get("properties")));
+        assertEquals(fields(DaemonApi.CloneRequest.class), names(schemas.get("CloneRequest").get("properties")));
+        assertEquals(fields(DaemonApi.ResizeRequest.class), names(schemas.get("ResizeRequest").get("properties")));
+        assertEquals(fields(DaemonApi.TaskStarted.class), names(schemas.get("TaskStarted").get("properties")));
         assertEquals(200, http.get("/openapi.json", null).status(), "the document needs no token");
     }
 
@@ -101,11 +110,12 @@ class DaemonApiTest {
     @Test
     void everyRouteChecksTheTokenAndItsRole() throws Exception {
         http.post("/vms", admin, "{\"name\":\"authvm\",\"kernel\":\"" + kernel + "\"}"); // a start fails at once: no guest boots here
-        Map<String, Role> roles = new DaemonApi(null, null, null, new Metrics()).routeRoles();
+        Map<String, Role> roles = new DaemonApi(null, null, null, new Metrics(), null, null).routeRoles();
         Map<Role, String> tokens = Map.of(Role.ADMIN, admin, Role.OPERATOR, operator, Role.AUDITOR, auditor);
         for (Map.Entry<String, Role> e : roles.entrySet()) {
             String[] mp = e.getKey().split(" ", 2);
-            String path = mp[1].replace("{name}", mp[1].startsWith("/api/v1/tokens") ? "nosuchtoken" : "authvm");
+            String path = mp[1].replace("{name}", mp[1].startsWith("/api/v1/tokens") ? "nosuchtoken" : "authvm")
+                    .replace("{pool}", "nosuchpool").replace("{volume}", "novolume").replace("{id}", "notask");
             if (e.getValue() == null) {
                 assertEquals(200, http.send(mp[0], path, null, null).status(), e.getKey());
                 continue;
@@ -229,6 +239,114 @@ class DaemonApiTest {
         org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> DaemonServer.listenAddress("127.0.0.1:99999"));
     }
 
+    static JsonNode waitForTask(String id) throws Exception {
+        long end = System.currentTimeMillis() + 60_000;
+        JsonNode t;
+        while ((t = http.get("/tasks/" + id, auditor).json()).get("state").asText().equals("running")) {
+            assertTrue(System.currentTimeMillis() < end, "task " + t);
+            Thread.sleep(20);
+        }
+        return t;
+    }
+
+    @Test
+    void poolsHoldVolumesThatAreImportedClonedResizedAndDeleted(@TempDir Path work) throws Exception {
+        Path dir = work.resolve("pool1");
+        DaemonHttp.Answer a = http.post("/pools", admin, "{\"name\":\"pool1\",\"path\":\"" + dir + "\"}");
+        assertEquals(201, a.status(), a.body());
+        assertEquals(20.0, a.json().get("reservePercent").asDouble());
+        assertEquals(409, http.post("/pools", admin, "{\"name\":\"pool1b\",\"path\":\"" + dir + "\"}").status(), "one pool per directory");
+        assertEquals(400, http.post("/pools", admin, "{\"name\":\"p\",\"path\":\"relative\"}").status());
+        // an image to import: 8 MiB raw with 1 MiB of data in it
+        Path src = work.resolve("src.img");
+        try (var f = java.nio.channels.FileChannel.open(src, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] data = new byte[1 << 20];
+            new java.util.Random(1).nextBytes(data);
+            f.write(java.nio.ByteBuffer.wrap(data), 3 << 20);
+            f.truncate(8 << 20);
+            f.write(java.nio.ByteBuffer.allocate(1), (8 << 20) - 1);
+        }
+        a = http.post("/pools/pool1/volumes/import", admin, "{\"name\":\"base.qcow2\",\"source\":\"" + src + "\"}");
+        assertEquals(202, a.status(), a.body());
+        JsonNode t = waitForTask(a.json().get("taskId").asText());
+        assertEquals("succeeded", t.get("state").asText(), t.toString());
+        assertEquals(1.0, t.get("progress").asDouble());
+        JsonNode base = http.get("/pools/pool1/volumes/base.qcow2", auditor).json();
+        assertEquals("qcow2", base.get("format").asText());
+        assertEquals(8 << 20, base.get("sizeBytes").asLong());
+        // a linked clone is an overlay on it; a full clone a copy made by a task
+        a = http.post("/pools/pool1/volumes/base.qcow2/clone", admin, "{\"name\":\"linked.qcow2\"}");
+        assertEquals(201, a.status(), a.body());
+        assertEquals("base.qcow2", a.json().get("backing").asText());
+        a = http.post("/pools/pool1/volumes/base.qcow2/clone", admin, "{\"name\":\"full.qcow2\",\"linked\":false}");
+        assertEquals(202, a.status(), a.body());
+        assertEquals("succeeded", waitForTask(a.json().get("taskId").asText()).get("state").asText());
+        assertTrue(http.get("/pools/pool1/volumes/full.qcow2", auditor).json().get("backing").isNull());
+        // qemu-img, an independent reader, agrees
+        Process q = new ProcessBuilder("qemu-img", "compare", src.toString(), dir.resolve("full.qcow2").toString()).redirectErrorStream(true).start();
+        String qo = new String(q.getInputStream().readAllBytes());
+        assertEquals(0, q.waitFor(), qo);
+        // in use: by the linked clone (as its backing), and by a VM
+        assertEquals(409, http.send("DELETE", "/api/v1/pools/pool1/volumes/base.qcow2", admin, null).status());
+        assertEquals(201, http.post("/vms", admin, "{\"name\":\"usesvol\",\"disks\":[{\"pool\":\"pool1\",\"volume\":\"full.qcow2\"}]}").status());
+        a = http.post("/vms", admin, "{\"name\":\"badvol\",\"disks\":[{\"pool\":\"pool1\",\"volume\":\"nope.qcow2\"}]}");
+        assertEquals(400, a.status());
+        assertTrue(a.json().get("fields").has("disks[0].volume"), a.body());
+        a = http.send("DELETE", "/api/v1/pools/pool1/volumes/full.qcow2", admin, null);
+        assertEquals(409, a.status());
+        assertTrue(a.body().contains("vm:usesvol"), a.body());
+        assertEquals(409, http.send("DELETE", "/api/v1/pools/pool1", admin, null).status(), "a pool whose volume a VM uses stays");
+        assertEquals(204, http.send("DELETE", "/api/v1/vms/usesvol", admin, null).status());
+        // resize grows only
+        assertEquals(200, http.post("/pools/pool1/volumes/full.qcow2/resize", admin, "{\"sizeBytes\":16777216}").status());
+        assertEquals(16 << 20, http.get("/pools/pool1/volumes/full.qcow2", auditor).json().get("sizeBytes").asLong());
+        assertEquals(400, http.post("/pools/pool1/volumes/full.qcow2/resize", admin, "{\"sizeBytes\":1048576}").status());
+        // an empty one, bad names
+        assertEquals(201, http.post("/pools/pool1/volumes", admin, "{\"name\":\"empty.raw\",\"format\":\"raw\",\"sizeBytes\":1073741824}").status());
+        assertEquals(400, http.post("/pools/pool1/volumes", admin, "{\"name\":\"../x\",\"sizeBytes\":1048576}").status());
+        assertEquals(400, http.post("/pools/pool1/volumes", admin, "{\"name\":\"x\",\"sizeBytes\":1000}").status());
+        assertEquals(409, http.post("/pools/pool1/volumes", admin, "{\"name\":\"empty.raw\",\"sizeBytes\":1048576}").status());
+        assertEquals(404, http.get("/pools/nope/volumes", auditor).status());
+        // the pool's numbers add up: its volumes' allocations, and their sizes
+        JsonNode pool = http.get("/pools/pool1", auditor).json();
+        long alloc = 0, prov = 0;
+        for (JsonNode v : http.get("/pools/pool1/volumes", auditor).json()) {
+            alloc += v.get("allocationBytes").asLong();
+            prov += v.get("sizeBytes").asLong();
+        }
+        assertEquals(4, pool.get("volumes").asInt());
+        assertEquals(alloc, pool.get("allocationBytes").asLong());
+        assertEquals(prov, pool.get("provisionedBytes").asLong());
+        assertEquals((long) (pool.get("capacityBytes").asLong() * 0.2), pool.get("reserveBytes").asLong());
+        for (String v : new String[] {"linked.qcow2", "base.qcow2", "full.qcow2", "empty.raw"}) {
+            assertEquals(204, http.send("DELETE", "/api/v1/pools/pool1/volumes/" + v, admin, null).status(), v);
+        }
+        assertEquals(204, http.send("DELETE", "/api/v1/pools/pool1", admin, null).status());
+    }
+
+    /** A pool whose reserve leaves a few MiB: an import of more than that is refused before it starts, and nothing is written. */
+    @Test
+    void anImportThatWouldBreakTheReserveIsRefused(@TempDir Path work) throws Exception {
+        Path dir = work.resolve("tight");
+        Files.createDirectories(dir);
+        var fs = Files.getFileStore(dir);
+        double percent = 100.0 * (fs.getUsableSpace() - (16L << 20)) / fs.getTotalSpace();
+        assertEquals(201, http.post("/pools", admin, "{\"name\":\"tight\",\"path\":\"" + dir + "\",\"reservePercent\":" + percent + "}").status());
+        Path src = work.resolve("big.img");
+        byte[] chunk = new byte[1 << 20];
+        new java.util.Random(2).nextBytes(chunk);
+        try (var out = Files.newOutputStream(src)) {
+            for (int i = 0; i < 64; i++) out.write(chunk);
+        }
+        DaemonHttp.Answer a = http.post("/pools/tight/volumes/import", admin, "{\"name\":\"big.qcow2\",\"source\":\"" + src + "\"}");
+        assertEquals(409, a.status(), a.body());
+        assertTrue(a.json().get("error").asText().contains("below its reserve"), a.body());
+        try (var files = Files.list(dir)) {
+            assertEquals(0, files.count(), "nothing was written");
+        }
+        assertEquals(204, http.send("DELETE", "/api/v1/pools/tight", admin, null).status());
+    }
+
     /** A second daemon on the same state (the first one gone) has every definition, token and event. */
     @Test
     void definitionsSurviveARestartOfTheDaemon(@TempDir Path other) throws Exception {
@@ -245,7 +363,17 @@ class DaemonApiTest {
             assertEquals("stopped", vm.get("state").asText());
             try (Store s = Store.open(other.resolve("jvisord.db"))) {
                 assertEquals(Store.MIGRATIONS.size(), s.schemaVersion());
+                // a task left running, as a daemon killed in the middle of an import would leave it
+                s.saveTask(new Store.TaskRow("orphan", "import", "p/v", "running", 0.4, null, "", java.time.Instant.now().toString(), null));
             }
+        } finally {
+            d.close();
+        }
+        d = Daemon.start(other, "127.0.0.1:0", new PrintStream(new ByteArrayOutputStream()));
+        try {
+            JsonNode t = new DaemonHttp(d.port()).get("/tasks/orphan", token).json();
+            assertEquals("failed", t.get("state").asText());
+            assertTrue(t.get("message").asText().contains("daemon stopped"), t.toString());
         } finally {
             d.close();
         }
