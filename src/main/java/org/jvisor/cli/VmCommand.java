@@ -19,10 +19,11 @@ import picocli.CommandLine.Parameters;
  * {@code jvisor vm ...}: the daemon's VMs from the command line. Tables by default, the API's JSON
  * with --json. Exit 0 when the daemon did it, 1 with one line on stderr when it refused.
  */
-@Command(name = "vm", description = "Manage the daemon's VMs: list, create, start, stop, shutdown, reboot, pause, resume, info, console, set, delete.",
+@Command(name = "vm", description = "Manage the daemon's VMs: list, create, start, stop, shutdown, reboot, pause, resume, info, console, set, delete, snapshot, snapshots, rollback, template, clone.",
         subcommands = {VmCommand.ListVms.class, VmCommand.Create.class, VmCommand.Action.Start.class, VmCommand.Action.Stop.class,
                 VmCommand.Shutdown.class, VmCommand.Action.Reboot.class, VmCommand.Action.Pause.class, VmCommand.Action.Resume.class,
-                VmCommand.Info.class, VmCommand.Console.class, VmCommand.Set.class, VmCommand.Delete.class})
+                VmCommand.Info.class, VmCommand.Console.class, VmCommand.Set.class, VmCommand.Delete.class, VmCommand.Snapshot.class,
+                VmCommand.SnapshotList.class, VmCommand.Rollback.class, VmCommand.SnapshotDelete.class, VmCommand.Template.class, VmCommand.Clone.class})
 final class VmCommand implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -57,7 +58,7 @@ final class VmCommand implements Callable<Integer> {
                 }
                 return 0;
             } catch (DaemonClient.Failure e) {
-                System.err.println("jvisor vm: " + e.getMessage());
+                System.err.println("jvisor: " + e.getMessage());
                 return 1;
             }
         }
@@ -95,7 +96,7 @@ final class VmCommand implements Callable<Integer> {
         @Option(names = "--kernel", description = "bzImage or vmlinux, an absolute path") Path kernel;
         @Option(names = "--initrd", description = "initramfs, an absolute path") Path initrd;
         @Option(names = "--cmdline", description = "kernel command line") String cmdline;
-        @Option(names = "--disk", paramLabel = "PATH[,readonly=on]", description = "a disk image (repeatable)") List<String> disks = new ArrayList<>();
+        @Option(names = "--disk", paramLabel = "PATH|POOL:VOLUME[,readonly=on]", description = "a disk: an image file, or a pool's volume (repeatable)") List<String> disks = new ArrayList<>();
         @Option(names = "--balloon", description = "a virtio-balloon device") boolean balloon;
         @Option(names = "--rng", description = "a virtio-rng device") boolean rng;
         @Option(names = "--autostart", description = "start the VM when the daemon starts") boolean autostart;
@@ -113,7 +114,13 @@ final class VmCommand implements Callable<Integer> {
             for (String d : disks) {
                 String[] parts = d.split(",readonly=", 2);
                 Map<String, Object> m = new LinkedHashMap<>();
-                m.put("path", Path.of(parts[0]).toAbsolutePath().toString());
+                int colon = parts[0].indexOf(':');
+                if (colon > 0 && !parts[0].startsWith("/")) {
+                    m.put("pool", parts[0].substring(0, colon));
+                    m.put("volume", parts[0].substring(colon + 1));
+                } else {
+                    m.put("path", Path.of(parts[0]).toAbsolutePath().toString());
+                }
                 if (parts.length == 2) m.put("readonly", parts[1].equals("on"));
                 ds.add(m);
             }
@@ -328,6 +335,106 @@ final class VmCommand implements Callable<Integer> {
             } catch (IOException | DaemonClient.Failure e) {
                 // the daemon or the terminal went away: detach
             }
+        }
+    }
+
+    @Command(name = "snapshot", description = "Take a snapshot (with memory when the VM runs; of its disks when it is stopped).")
+    static final class Snapshot extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "SNAPSHOT") String snapshot;
+        @Option(names = "--no-memory", description = "disks only (the VM must be stopped)") boolean noMemory;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            Map<String, Object> m = new LinkedHashMap<>(Map.of("name", snapshot));
+            if (noMemory) m.put("memory", false);
+            return c.post(path(name) + "/snapshots", m);
+        }
+
+        @Override
+        void print(JsonNode a, PrintStream out) {
+            out.println(name + ": snapshot '" + snapshot + "' taken" + (a.get("memory").asBoolean() ? " with memory" : " (disks)"));
+        }
+    }
+
+    @Command(name = "snapshots", description = "List a VM's snapshots.")
+    static final class SnapshotList extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.get(path(name) + "/snapshots");
+        }
+
+        @Override
+        void print(JsonNode a, PrintStream out) {
+            out.printf("%-24s %-7s %s%n", "SNAPSHOT", "MEMORY", "CREATED");
+            for (JsonNode s : a) out.printf("%-24s %-7s %s%n", s.get("name").asText(), s.get("memory").asBoolean() ? "yes" : "no", s.get("created").asText());
+        }
+    }
+
+    @Command(name = "rollback", description = "Go back to a snapshot (what was written since is dropped).")
+    static final class Rollback extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "SNAPSHOT") String snapshot;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.post(path(name) + "/snapshots/" + snapshot + "/rollback", null);
+        }
+
+        @Override
+        void print(JsonNode a, PrintStream out) {
+            out.println(name + ": " + a.get("result").asText());
+        }
+    }
+
+    @Command(name = "snapshot-delete", description = "Delete a snapshot.")
+    static final class SnapshotDelete extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "SNAPSHOT") String snapshot;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.send("DELETE", path(name) + "/snapshots/" + snapshot, null);
+        }
+
+        @Override
+        void print(JsonNode a, PrintStream out) {
+            out.println(name + ": snapshot '" + snapshot + "' deleted");
+        }
+    }
+
+    @Command(name = "template", description = "Make a stopped VM a template (it never starts again; linked clones share its volumes).")
+    static final class Template extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            return c.post(path(name) + "/template", null);
+        }
+
+        @Override
+        void print(JsonNode a, PrintStream out) {
+            out.println(name + " is a template now (jvisor vm clone " + name + " NEW)");
+        }
+    }
+
+    @Command(name = "clone", description = "A new VM from a template (linked, at once) or from any stopped VM (--full, a copy).")
+    static final class Clone extends Base {
+        @Parameters(index = "0", paramLabel = "SOURCE") String source;
+        @Parameters(index = "1", paramLabel = "NAME") String name;
+        @Option(names = "--full", description = "copy the volumes rather than sharing the template's") boolean full;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            JsonNode a = c.post(path(source) + "/clone", Map.of("name", name, "linked", !full));
+            return full ? StorageCommands.follow(c, a.get("taskId").asText(), System.err) : a;
+        }
+
+        @Override
+        void print(JsonNode a, PrintStream out) {
+            out.println(full ? a.get("message").asText() : "created VM '" + name + "', a linked clone of '" + source + "' (jvisor vm start " + name + ")");
         }
     }
 }

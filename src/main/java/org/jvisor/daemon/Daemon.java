@@ -51,17 +51,19 @@ public final class Daemon implements AutoCloseable {
             Tasks tasks = new Tasks(store); // fails the tasks a previous daemon left running
             Storage storage = new Storage(store);
             supervisor = new Supervisor(stateDir.resolve("run"), store);
-            supervisor.setResolver(spec -> spec.resolved(pool -> {
+            java.util.function.UnaryOperator<VmSpec> resolver = spec -> spec.resolved(pool -> {
                 try {
                     return store.pool(pool).orElseThrow(() -> new IllegalStateException("no pool named '" + pool + "'")).path();
                 } catch (SQLException e) {
                     throw new IllegalStateException(e.getMessage(), e);
                 }
-            }));
+            });
+            supervisor.setResolver(resolver);
+            Snapshots snapshots = new Snapshots(store, supervisor, stateDir.resolve("snapshots"), resolver);
             supervisor.adopt(store.vms());
             Metrics metrics = new Metrics();
             metrics.attach(store, supervisor);
-            DaemonApi api = new DaemonApi(store, supervisor, tokens, metrics, storage, tasks);
+            DaemonApi api = new DaemonApi(store, supervisor, tokens, metrics, storage, tasks, snapshots);
             DaemonServer server = DaemonServer.start(api, listen);
             String host = DaemonServer.listenAddress(listen).getAddress().getHostAddress();
             String url = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port();

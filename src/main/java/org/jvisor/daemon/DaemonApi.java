@@ -71,6 +71,12 @@ public final class DaemonApi {
     /** POST /pools/{pool}/volumes/{volume}/resize's body. */
     public record ResizeRequest(Long sizeBytes) {}
 
+    /** POST /vms/{name}/snapshots' body. */
+    public record SnapshotRequest(String name, Boolean memory) {}
+
+    /** POST /vms/{name}/clone's body. */
+    public record VmCloneRequest(String name, Boolean linked) {}
+
     /** A task's id and where to follow it, for the requests that start one (202). */
     public record TaskStarted(String taskId, String location) {}
 
@@ -96,17 +102,19 @@ public final class DaemonApi {
     private final Metrics metrics;
     private final Storage storage;
     private final Tasks tasks;
+    private final Snapshots snapshots;
     private final List<Route> routes = new ArrayList<>();
     /** One lock per VM name: create, start, update and delete of one VM do not interleave. */
     private final Map<String, Object> locks = new java.util.concurrent.ConcurrentHashMap<>();
 
-    public DaemonApi(Store store, Supervisor supervisor, Tokens tokens, Metrics metrics, Storage storage, Tasks tasks) {
+    public DaemonApi(Store store, Supervisor supervisor, Tokens tokens, Metrics metrics, Storage storage, Tasks tasks, Snapshots snapshots) {
         this.store = store;
         this.supervisor = supervisor;
         this.tokens = tokens;
         this.metrics = metrics;
         this.storage = storage;
         this.tasks = tasks;
+        this.snapshots = snapshots;
         route("GET", "/openapi.json", null, (p, b) -> new Reply(200, "application/json", openApi()));
         route("GET", "/host", Role.AUDITOR, (p, b) -> ok(host()));
         route("GET", "/vms", Role.AUDITOR, (p, b) -> {
@@ -124,6 +132,7 @@ public final class DaemonApi {
                 noBody(b);
                 if (supervisor.active(name)) throw new ApiError(409, "VM '" + name + "' is " + supervisor.live(name).state() + ": stop it before deleting it");
                 store.deleteVm(name);
+                snapshots.deleteAll(name);
                 supervisor.forget(name);
                 store.event(name, "deleted", "definition removed");
                 return done();
@@ -189,6 +198,44 @@ public final class DaemonApi {
             return done();
         });
         storageRoutes();
+        route("GET", "/vms/{name}/snapshots", Role.AUDITOR, (p, b) -> ok(store.snapshots(row(p).spec().name()).stream().map(Snapshots::view).toList()));
+        route("POST", "/vms/{name}/snapshots", Role.OPERATOR, (p, b) -> {
+            SnapshotRequest r = parse(b, SnapshotRequest.class);
+            synchronized (lock(p.get("name"))) {
+                VmSpec spec = row(p).spec();
+                if (Boolean.TRUE.equals(spec.template())) throw new ApiError(409, "VM '" + spec.name() + "' is a template: its disks never change");
+                boolean memory = r.memory() != null ? r.memory() : supervisor.active(spec.name());
+                return new Reply(201, "application/json", JSON.writeValueAsString(snapshots.create(spec, r.name(), memory)));
+            }
+        });
+        route("POST", "/vms/{name}/snapshots/{snapshot}/rollback", Role.OPERATOR, (p, b) -> {
+            noBody(b);
+            synchronized (lock(p.get("name"))) {
+                String how = snapshots.rollback(row(p).spec(), p.get("snapshot"));
+                return ok(Map.of("result", how, "state", supervisor.live(p.get("name")).state()));
+            }
+        });
+        route("DELETE", "/vms/{name}/snapshots/{snapshot}", Role.OPERATOR, (p, b) -> {
+            noBody(b);
+            synchronized (lock(p.get("name"))) {
+                snapshots.delete(row(p).spec().name(), p.get("snapshot"));
+                return done();
+            }
+        });
+        route("POST", "/vms/{name}/template", Role.ADMIN, (p, b) -> {
+            noBody(b);
+            synchronized (lock(p.get("name"))) {
+                VmSpec spec = row(p).spec();
+                if (supervisor.active(spec.name())) throw new ApiError(409, "VM '" + spec.name() + "' is running: stop it before making it a template");
+                for (VmSpec.Disk d : spec.disks()) {
+                    if (d.path() != null) throw new ApiError(409, "VM '" + spec.name() + "' has a disk outside the pools (" + d.path() + "): a template's disks must be pool volumes");
+                }
+                store.updateVm(spec.asTemplate(true));
+                store.event(spec.name(), "template", "now a template: it cannot start, its clones share its disks");
+                return ok(view(row(p), false));
+            }
+        });
+        route("POST", "/vms/{name}/clone", Role.ADMIN, (p, b) -> clone(p.get("name"), parse(b, VmCloneRequest.class)));
         route("GET", "/events", Role.AUDITOR, (p, b) -> ok(store.events(200)));
         route("GET", "/tokens", Role.ADMIN, (p, b) -> ok(store.tokens().stream().map(t -> new TokenInfo(t.name(), t.role(), t.created())).toList()));
         route("POST", "/tokens", Role.ADMIN, (p, b) -> {
@@ -285,6 +332,64 @@ public final class DaemonApi {
             if (!tasks.cancel(t.id())) throw new ApiError(409, "task " + t.id() + " is " + t.state() + ": nothing to cancel");
             return new Reply(202, "application/json", JSON.writeValueAsString(t));
         });
+    }
+
+    /** A new VM with the source's definition: linked (from a template: qcow2 overlays on its volumes, at once) or full (copies, a task). */
+    private Reply clone(String source, VmCloneRequest r) throws Exception {
+        VmSpec src = store.vm(source).orElseThrow(() -> new ApiError(404, "no VM named '" + source + "'")).spec();
+        if (r.name() == null || !VmSpec.NAME.matcher(r.name()).matches()) throw new ApiError(400, "bad name", Map.of("name", "1-63 letters, digits, '.', '_' or '-'"));
+        if (store.vm(r.name()).isPresent()) throw new ApiError(409, "a VM named '" + r.name() + "' exists: pick another name");
+        boolean linked = r.linked() == null || r.linked();
+        if (linked && !Boolean.TRUE.equals(src.template())) {
+            throw new ApiError(409, "VM '" + source + "' is not a template: a linked clone needs disks that never change (POST /vms/" + source + "/template, or clone with linked false)");
+        }
+        if (supervisor.active(source)) throw new ApiError(409, "VM '" + source + "' is running: stop it to clone its disks");
+        for (VmSpec.Disk d : src.disks()) {
+            if (d.path() != null && !d.readonly()) throw new ApiError(409, "disk " + d.path() + " is outside the pools: only pool volumes are cloned");
+        }
+        if (linked) {
+            List<VmSpec.Disk> disks = new ArrayList<>();
+            for (int i = 0; i < src.disks().size(); i++) {
+                VmSpec.Disk d = src.disks().get(i);
+                if (d.readonly()) {
+                    disks.add(d);
+                    continue;
+                }
+                String vol = r.name() + "-disk" + i + ".qcow2";
+                storage.linkedClone(d.pool(), d.volume(), vol);
+                disks.add(new VmSpec.Disk(null, false, d.pool(), vol));
+            }
+            VmSpec spec = src.cloned(r.name(), disks);
+            if (!store.insertVm(spec)) throw new ApiError(409, "a VM named '" + r.name() + "' exists");
+            store.event(r.name(), "cloned", "linked clone of template " + source);
+            return new Reply(201, "application/json", JSON.writeValueAsString(view(store.vm(r.name()).orElseThrow(), false)));
+        }
+        long bytes = 0;
+        for (VmSpec.Disk d : src.disks()) {
+            if (!d.readonly()) {
+                Store.PoolRow pool = storage.pool(d.pool());
+                bytes += storage.existing(pool, d.volume()).allocationBytes();
+            }
+        }
+        for (VmSpec.Disk d : src.disks()) if (!d.readonly()) storage.checkReserve(storage.pool(d.pool()), bytes, "a full clone of " + source);
+        Store.TaskRow t = tasks.start("clone", "vm " + r.name(), h -> {
+            List<VmSpec.Disk> disks = new ArrayList<>();
+            for (int i = 0; i < src.disks().size(); i++) {
+                VmSpec.Disk d = src.disks().get(i);
+                if (d.readonly()) {
+                    disks.add(d);
+                    continue;
+                }
+                Store.PoolRow pool = storage.pool(d.pool());
+                String vol = r.name() + "-disk" + i + ".qcow2";
+                storage.copy(h, java.nio.file.Path.of(pool.path(), d.volume()), pool, vol, "qcow2");
+                disks.add(new VmSpec.Disk(null, false, d.pool(), vol));
+            }
+            if (!store.insertVm(src.cloned(r.name(), disks))) throw new ApiError(409, "a VM named '" + r.name() + "' appeared meanwhile");
+            store.event(r.name(), "cloned", "full clone of " + source);
+            return "VM '" + r.name() + "' is a full clone of '" + source + "'";
+        });
+        return taskStarted(t);
     }
 
     private static Reply taskStarted(Store.TaskRow t) throws JsonProcessingException {
@@ -434,7 +539,10 @@ public final class DaemonApi {
             VmSpec o = r.spec();
             VmSpec merged = new VmSpec(name, or(patch.vcpus(), o.vcpus()), or(patch.memoryBytes(), o.memoryBytes()), or(patch.kernel(), o.kernel()),
                     or(patch.initrd(), o.initrd()), or(patch.cmdline(), o.cmdline()), or(patch.disks(), o.disks()), or(patch.balloon(), o.balloon()),
-                    or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()));
+                    or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()), o.template());
+            if (patch.template() != null && !patch.template().equals(o.template())) {
+                throw new ApiError(400, "bad request", Map.of("template", "use POST /vms/{name}/template to make a template (a template stays one)"));
+            }
             Map<String, String> bad = merged.problems();
             checkVolumes(merged, bad);
             if (!bad.isEmpty()) throw new ApiError(400, "the VM definition has errors", bad);

@@ -34,6 +34,10 @@ public final class Store implements AutoCloseable {
             CREATE TABLE pools (name TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, reserve_percent REAL NOT NULL, created TEXT NOT NULL);
             CREATE TABLE tasks (id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL, progress REAL NOT NULL,
                                 message TEXT, log TEXT NOT NULL, created TEXT NOT NULL, finished TEXT);
+            """,
+            """
+            CREATE TABLE snapshots (vm TEXT NOT NULL, name TEXT NOT NULL, created TEXT NOT NULL, memory INTEGER NOT NULL,
+                                    state_path TEXT, disks TEXT NOT NULL, PRIMARY KEY (vm, name));
             """);
 
     private final Connection db;
@@ -43,6 +47,9 @@ public final class Store implements AutoCloseable {
     public record TokenRow(String name, String role, String hash, String created) {}
 
     public record Event(long id, String time, String vm, String kind, String message) {}
+
+    /** A VM's snapshot: its frozen disk images (one per disk, in order) and, with memory, the state file. */
+    public record SnapshotRow(String vm, String name, String created, boolean memory, String statePath, List<String> disks) {}
 
     public record PoolRow(String name, String path, double reservePercent, String created) {}
 
@@ -276,6 +283,46 @@ public final class Store implements AutoCloseable {
     public synchronized boolean deletePool(String name) throws SQLException {
         try (PreparedStatement p = db.prepareStatement("DELETE FROM pools WHERE name = ?")) {
             p.setString(1, name);
+            return p.executeUpdate() == 1;
+        }
+    }
+
+    // ---- snapshots ----
+
+    public synchronized boolean insertSnapshot(SnapshotRow r) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("INSERT OR IGNORE INTO snapshots (vm, name, created, memory, state_path, disks) VALUES (?, ?, ?, ?, ?, ?)")) {
+            p.setString(1, r.vm());
+            p.setString(2, r.name());
+            p.setString(3, r.created());
+            p.setInt(4, r.memory() ? 1 : 0);
+            p.setString(5, r.statePath());
+            p.setString(6, json(r.disks()));
+            return p.executeUpdate() == 1;
+        }
+    }
+
+    public synchronized List<SnapshotRow> snapshots(String vm) throws SQLException {
+        List<SnapshotRow> out = new ArrayList<>();
+        try (PreparedStatement p = db.prepareStatement("SELECT vm, name, created, memory, state_path, disks FROM snapshots WHERE vm = ? ORDER BY created")) {
+            p.setString(1, vm);
+            try (ResultSet r = p.executeQuery()) {
+                while (r.next()) {
+                    try {
+                        out.add(new SnapshotRow(r.getString(1), r.getString(2), r.getString(3), r.getInt(4) != 0, r.getString(5),
+                                List.of(JSON.readValue(r.getString(6), String[].class))));
+                    } catch (IOException e) {
+                        throw new SQLException("snapshot " + r.getString(2) + " of " + vm + " is damaged: " + e.getMessage(), e);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    public synchronized boolean deleteSnapshot(String vm, String name) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("DELETE FROM snapshots WHERE vm = ? AND name = ?")) {
+            p.setString(1, vm);
+            p.setString(2, name);
             return p.executeUpdate() == 1;
         }
     }

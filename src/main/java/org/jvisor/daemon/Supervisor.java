@@ -137,6 +137,12 @@ public final class Supervisor implements AutoCloseable {
 
     /** Starts the VM's VMM and waits until its API answers. */
     public void start(VmSpec spec) throws Refused, IOException {
+        start(spec, null);
+    }
+
+    /** Starts the VM's VMM, booting it, or continuing the guest saved in {@code restoreFrom}; waits until its API answers. */
+    public void start(VmSpec spec, Path restoreFrom) throws Refused, IOException {
+        if (Boolean.TRUE.equals(spec.template())) throw new Refused(409, "VM '" + spec.name() + "' is a template: clone it, and start the clone");
         Instance in = instance(spec.name());
         synchronized (in) {
             if (in.process != null && !HostFacts.dead(in.process)) throw new Refused(409, "VM '" + spec.name() + "' is already " + in.state);
@@ -154,7 +160,8 @@ public final class Supervisor implements AutoCloseable {
             for (VmSpec.Disk d : resolved.disks()) {
                 if (!Files.isRegularFile(Path.of(d.path()))) throw new Refused(409, "VM '" + spec.name() + "' cannot start: its disk " + d.path() + " is missing");
             }
-            cmd.addAll(resolved.runArguments());
+            if (restoreFrom != null) cmd.addAll(List.of("--restore", restoreFrom.toString())); // the machine comes from the state file
+            else cmd.addAll(resolved.runArguments());
             cmd.addAll(List.of("--api-socket", rd.socket().toString(), "--exit-file", rd.exitFile().toString()));
             Process proc = new ProcessBuilder(cmd).directory(rd.dir().toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  * answer tells a client all it must fix.
  */
 public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel, String initrd, String cmdline,
-                     List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart) {
+                     List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart, Boolean template) {
 
     /** A disk: an image by absolute path, or a volume of a storage pool. */
     public record Disk(String path, Boolean readonly, String pool, String volume) {}
@@ -28,7 +28,8 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
     public VmSpec withDefaults() {
         return new VmSpec(name, vcpus == null ? 1 : vcpus, memoryBytes == null ? DEFAULT_MEMORY : memoryBytes, kernel, initrd, cmdline,
                 disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly(), d.pool(), d.volume())).toList(),
-                balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart);
+                balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart,
+                template != null && template);
     }
 
     /** Field name to what is wrong with it; empty when the (defaulted) spec is good. */
@@ -78,11 +79,21 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         else if (!Files.isReadable(f)) p.put(field, "not readable: " + path);
     }
 
+    /** The same VM under another name with other disks: a clone (never a template, never autostarted). */
+    VmSpec cloned(String newName, List<Disk> newDisks) {
+        return new VmSpec(newName, vcpus, memoryBytes, kernel, initrd, cmdline, newDisks, balloon, rng, false, restart, false);
+    }
+
+    /** This spec marked as a template (or not). */
+    VmSpec asTemplate(boolean t) {
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, t);
+    }
+
     /** This spec with each pool volume replaced by its path (from {@code poolPath}, pool name to directory). */
     VmSpec resolved(java.util.function.Function<String, String> poolPath) {
         List<Disk> ds = disks.stream().map(d -> d.path() != null ? d
                 : new Disk(Path.of(poolPath.apply(d.pool()), d.volume()).toString(), d.readonly(), null, null)).toList();
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template);
     }
 
     /** The arguments of {@code jvisor run} that build this VM (the API socket and files come from the supervisor). */

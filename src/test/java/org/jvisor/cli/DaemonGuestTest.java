@@ -37,7 +37,7 @@ import picocli.CommandLine;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DaemonGuestTest {
-    @TempDir static Path state;
+    @TempDir static Path state; // DaemonStorageGuestTest points it elsewhere for its own daemon
     static Process daemon;
     static DaemonHttp http;
     static String token;
@@ -71,6 +71,7 @@ class DaemonGuestTest {
     @AfterAll
     static void cleanUp() throws Exception {
         for (long pid : vmmPids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        vmmPids.clear();
         if (http != null) {
             try {
                 for (JsonNode vm : http.get("/vms", token).json()) {

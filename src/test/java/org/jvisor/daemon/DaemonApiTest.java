@@ -57,7 +57,7 @@ class DaemonApiTest {
     void theOpenApiDocumentListsExactlyTheRoutesAndTheirRoles() throws Exception {
         JsonNode doc = JSON.readTree(DaemonApi.openApi());
         TreeSet<String> documented = new TreeSet<>();
-        DaemonApi api = new DaemonApi(null, null, null, new Metrics(), null, null);
+        DaemonApi api = new DaemonApi(null, null, null, new Metrics(), null, null, null);
         Map<String, Role> roles = api.routeRoles();
         for (Iterator<Map.Entry<String, JsonNode>> p = doc.get("paths").fields(); p.hasNext(); ) {
             Map.Entry<String, JsonNode> e = p.next();
@@ -91,6 +91,9 @@ class DaemonApiTest {
         assertEquals(fields(DaemonApi.CloneRequest.class), names(schemas.get("CloneRequest").get("properties")));
         assertEquals(fields(DaemonApi.ResizeRequest.class), names(schemas.get("ResizeRequest").get("properties")));
         assertEquals(fields(DaemonApi.TaskStarted.class), names(schemas.get("TaskStarted").get("properties")));
+        assertEquals(fields(DaemonApi.SnapshotRequest.class), names(schemas.get("SnapshotRequest").get("properties")));
+        assertEquals(fields(Snapshots.SnapshotView.class), names(schemas.get("Snapshot").get("properties")));
+        assertEquals(fields(DaemonApi.VmCloneRequest.class), names(schemas.get("VmCloneRequest").get("properties")));
         assertEquals(200, http.get("/openapi.json", null).status(), "the document needs no token");
     }
 
@@ -110,12 +113,12 @@ class DaemonApiTest {
     @Test
     void everyRouteChecksTheTokenAndItsRole() throws Exception {
         http.post("/vms", admin, "{\"name\":\"authvm\",\"kernel\":\"" + kernel + "\"}"); // a start fails at once: no guest boots here
-        Map<String, Role> roles = new DaemonApi(null, null, null, new Metrics(), null, null).routeRoles();
+        Map<String, Role> roles = new DaemonApi(null, null, null, new Metrics(), null, null, null).routeRoles();
         Map<Role, String> tokens = Map.of(Role.ADMIN, admin, Role.OPERATOR, operator, Role.AUDITOR, auditor);
         for (Map.Entry<String, Role> e : roles.entrySet()) {
             String[] mp = e.getKey().split(" ", 2);
             String path = mp[1].replace("{name}", mp[1].startsWith("/api/v1/tokens") ? "nosuchtoken" : "authvm")
-                    .replace("{pool}", "nosuchpool").replace("{volume}", "novolume").replace("{id}", "notask");
+                    .replace("{pool}", "nosuchpool").replace("{volume}", "novolume").replace("{id}", "notask").replace("{snapshot}", "nosnap");
             if (e.getValue() == null) {
                 assertEquals(200, http.send(mp[0], path, null, null).status(), e.getKey());
                 continue;
