@@ -236,6 +236,10 @@ public final class DaemonApi {
             }
         });
         route("POST", "/vms/{name}/clone", Role.ADMIN, (p, b) -> clone(p.get("name"), parse(b, VmCloneRequest.class)));
+        route("GET", "/vms/{name}/console/ws", Role.OPERATOR, (p, b) -> {
+            row(p);
+            throw new ApiError(400, "this is the console as a WebSocket: connect with an Upgrade: websocket request");
+        });
         route("GET", "/events", Role.AUDITOR, (p, b) -> ok(store.events(200)));
         route("GET", "/tokens", Role.ADMIN, (p, b) -> ok(store.tokens().stream().map(t -> new TokenInfo(t.name(), t.role(), t.created())).toList()));
         route("POST", "/tokens", Role.ADMIN, (p, b) -> {
@@ -470,6 +474,24 @@ public final class DaemonApi {
         }
         if (!allowed.isEmpty()) return error(405, method + " is not allowed on " + path + " (use " + String.join(", ", allowed) + ")");
         return error(404, "no such resource: " + path);
+    }
+
+    /**
+     * A WebSocket upgrade of GET /vms/{name}/console/ws: the listener that serves it, or the
+     * error to answer instead (the same token and role checks as every route).
+     */
+    Object consoleSocket(String authorization, String vm) {
+        try {
+            Role caller = caller(authorization);
+            if (!caller.allows(Role.OPERATOR)) return error(403, "the console needs the operator role; the token's is " + caller.wireName());
+            if (store.vm(vm).isEmpty()) return error(404, "no VM named '" + vm + "'");
+            if (!supervisor.active(vm)) return error(409, "VM '" + vm + "' is not running: it has no console");
+            return new ConsoleSocket(supervisor, vm);
+        } catch (ApiError e) {
+            return error(e.status, e.getMessage());
+        } catch (SQLException e) {
+            return error(500, "the daemon's database failed: " + e.getMessage());
+        }
     }
 
     /** GET /metrics, beside the API: an auditor's token, as for every read. */

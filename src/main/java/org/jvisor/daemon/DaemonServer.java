@@ -57,7 +57,24 @@ public final class DaemonServer implements AutoCloseable {
         c.setHost(addr.getAddress().getHostAddress());
         c.setPort(addr.getPort());
         server.addConnector(c);
-        server.setHandler(new Handler.Abstract() {
+        org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler ws = org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler.from(server, container -> {
+            container.setIdleTimeout(java.time.Duration.ofHours(12)); // a console may sit idle
+            container.addMapping(new org.eclipse.jetty.http.pathmap.UriTemplatePathSpec(DaemonApi.PREFIX + "/vms/{name}/console/ws"), (rq, rs, cb) -> {
+                String path = Request.getPathInContext(rq);
+                String vm = java.net.URLDecoder.decode(path.substring((DaemonApi.PREFIX + "/vms/").length(), path.length() - "/console/ws".length()),
+                        StandardCharsets.UTF_8);
+                Object answer = api.consoleSocket(rq.getHeaders().get(HttpHeader.AUTHORIZATION), vm);
+                if (answer instanceof DaemonApi.Reply r) {
+                    rs.setStatus(r.status());
+                    rs.getHeaders().put(HttpHeader.CONTENT_TYPE, r.contentType());
+                    Content.Sink.write(rs, true, r.body(), cb);
+                    return null;
+                }
+                return answer;
+            });
+        });
+        server.setHandler(ws);
+        ws.setHandler(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) throws Exception {
                 String path = Request.getPathInContext(request);

@@ -35,14 +35,49 @@ final class HostFacts {
      * nothing) never does, and a zombie still answers kill(pid, 0) as alive.
      */
     static boolean dead(ProcessHandle h) {
-        if (!h.isAlive()) return true;
+        return whyDead(h) != null;
+    }
+
+    /**
+     * The process's start time in clock ticks since boot (/proc/PID/stat field 22), or -1 when it
+     * is gone: with the pid, it names one process for as long as the host runs (the JDK's
+     * ProcessHandle.Info is empty for a process still between fork and exec).
+     */
+    static long startTicks(long pid) {
         try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(h.pid()), "stat"));
-            char st = stat.charAt(stat.lastIndexOf(')') + 2);
-            return st == 'Z' || st == 'X';
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[19]);
         } catch (IOException | RuntimeException e) {
-            return true;
+            return -1;
         }
+    }
+
+    /** The process's command line as one string (arguments joined by spaces), or "" when it is gone. */
+    static String commandLine(long pid) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")), java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** What shows the process is gone (for the event that records it), or null while it runs. Only positive evidence counts. */
+    static String whyDead(ProcessHandle h) {
+        String stat;
+        try {
+            stat = Files.readString(Path.of("/proc", Long.toString(h.pid()), "stat"));
+        } catch (java.nio.file.NoSuchFileException e) {
+            return "its process is gone";
+        } catch (IOException | RuntimeException e) {
+            return null; // could not look (interrupted, out of descriptors): it counts as running until seen gone
+        }
+        int close = stat.lastIndexOf(')');
+        if (close < 0 || close + 2 >= stat.length()) return null;
+        char st = stat.charAt(close + 2);
+        if (st == 'Z' || st == 'X') return "its process is a zombie";
+        if (!h.isAlive()) return "its pid belongs to another process now"; // the JDK compares start times
+        return null;
     }
 
     private static long kib(Path file, String key) {

@@ -17,8 +17,8 @@ import java.util.Optional;
 record RunDir(Path dir) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** What the status file records about a running VMM. */
-    record Status(long pid, long startMillis, String specJson) {}
+    /** What the status file records about a running VMM: its pid and start time (see {@link HostFacts#startTicks}), and the definition it runs. */
+    record Status(long pid, long startTicks, String specJson) {}
 
     Path socket() {
         return dir.resolve("api.sock");

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +53,7 @@ public final class Supervisor implements AutoCloseable {
         volatile String crashConsole;
         volatile String startedSpec;
         volatile boolean stopping;
+        volatile String deathEvidence;
         /** Bumped by each state read outside the watcher, so that the watcher's older read does not overwrite it. */
         final java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
         final List<Long> restarts = new ArrayList<>();
@@ -128,11 +128,10 @@ public final class Supervisor implements AutoCloseable {
         watcher.start();
     }
 
+    /** Whether the pid still runs the VMM the status file names: the same start time, a jvisor command line, not a zombie. */
     private static boolean sameProcess(ProcessHandle h, RunDir.Status s) {
-        Optional<Instant> started = h.info().startInstant();
-        // /proc gives the start time to 10 ms; a pid reused by another program starts later
-        return !HostFacts.dead(h) && started.isPresent() && Math.abs(started.get().toEpochMilli() - s.startMillis()) < 2000
-                && h.info().commandLine().map(c -> c.contains("org.jvisor.cli.Main")).orElse(true);
+        return s.startTicks() > 0 && HostFacts.startTicks(h.pid()) == s.startTicks() && HostFacts.commandLine(h.pid()).contains("org.jvisor.cli.Main")
+                && !HostFacts.dead(h);
     }
 
     /** Starts the VM's VMM and waits until its API answers. */
@@ -170,7 +169,7 @@ public final class Supervisor implements AutoCloseable {
                     .start();
             ProcessHandle h = proc.toHandle();
             String specJson = JSON.writeValueAsString(spec);
-            rd.writeStatus(new RunDir.Status(h.pid(), h.info().startInstant().map(Instant::toEpochMilli).orElse(System.currentTimeMillis()), specJson));
+            rd.writeStatus(new RunDir.Status(h.pid(), HostFacts.startTicks(h.pid()), specJson));
             in.process = h;
             in.startedSpec = specJson;
             in.crashConsole = null;
@@ -369,9 +368,13 @@ public final class Supervisor implements AutoCloseable {
             for (Instance in : instances.values()) {
                 ProcessHandle h = in.process;
                 if (h == null) continue;
-                if (HostFacts.dead(h)) {
+                String why = HostFacts.whyDead(h);
+                if (why != null) {
                     synchronized (in) {
-                        if (in.process == h) ended(in, runDir(in.name));
+                        if (in.process == h) {
+                            in.deathEvidence = why;
+                            ended(in, runDir(in.name));
+                        }
                     }
                     continue;
                 }
@@ -423,7 +426,9 @@ public final class Supervisor implements AutoCloseable {
         } else {
             in.state = "crashed";
             in.crashConsole = rd.consoleTail(2000);
-            event(in.name, "crashed", "the VMM ended " + code.map(c -> "with exit code " + c).orElse("without an exit status (killed?)"));
+            event(in.name, "crashed", "the VMM ended " + code.map(c -> "with exit code " + c).orElse("without an exit status (killed?)")
+                    + (in.deathEvidence != null ? "; " + in.deathEvidence : ""));
+            in.deathEvidence = null;
             VmSpec spec = specs.apply(in.name).orElse(null);
             if (spec != null && "on-failure".equals(spec.restart()) && !closed.get()) restartLater(in, spec);
         }

@@ -172,6 +172,36 @@ class DaemonGuestTest {
         assertEquals("running", waitForState("beta", "running", 2000));
     }
 
+    /** The console as a WebSocket (the JDK's client): history first, then what a typed command prints. */
+    @Test
+    @Order(3)
+    void theConsoleIsAWebSocketWithItsHistory() throws Exception {
+        StringBuffer got = new StringBuffer();
+        java.util.concurrent.CountDownLatch answered = new java.util.concurrent.CountDownLatch(1);
+        java.net.http.WebSocket.Listener listener = new java.net.http.WebSocket.Listener() {
+            @Override
+            public java.util.concurrent.CompletionStage<?> onBinary(java.net.http.WebSocket ws, java.nio.ByteBuffer data, boolean last) {
+                byte[] b = new byte[data.remaining()];
+                data.get(b);
+                got.append(new String(b, StandardCharsets.ISO_8859_1));
+                if (got.indexOf("ws-@ok 9") >= 0) answered.countDown();
+                ws.request(1);
+                return null;
+            }
+        };
+        java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+        String uri = "ws://127.0.0.1:" + http.port() + "/api/v1/vms/beta/console/ws";
+        java.net.http.WebSocket ws = client.newWebSocketBuilder().header("Authorization", "Bearer " + token)
+                .buildAsync(java.net.URI.create(uri), listener).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        ws.sendText("echo ws-\\@ok $((4+5))\n", true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(answered.await(30, java.util.concurrent.TimeUnit.SECONDS), "no answer over the WebSocket:\n" + got);
+        assertTrue(got.indexOf(GuestKit.READY) >= 0, "the history comes first: " + got);
+        ws.sendClose(1000, "done").get(10, java.util.concurrent.TimeUnit.SECONDS);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> client.newWebSocketBuilder().buildAsync(java.net.URI.create(uri), listener).get(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(e.getCause() instanceof java.net.http.WebSocketHandshakeException h && h.getResponse().statusCode() == 401, String.valueOf(e.getCause()));
+    }
+
     @Test
     @Order(3)
     void metricsParseAndTheirCountersMove() throws Exception {
@@ -214,7 +244,8 @@ class DaemonGuestTest {
         daemon = startDaemonProcess();
         for (String n : pids.keySet()) {
             assertEquals("running", waitForState(n, "running", 10_000), n);
-            assertEquals((long) pids.get(n), vm(n).get("pid").asLong(), n + " is the same VMM");
+            assertEquals((long) pids.get(n), vm(n).get("pid").asLong(), n + " is the same VMM; events: " + http.get("/events", token).body()
+                    + "\ndaemon log:\n" + Files.readString(state.resolve("daemon.log")));
         }
         shell("beta", "echo \"beta-after-restart $((2+3))\"", "beta-after-restart 5", 30);
         boolean adopted = false;

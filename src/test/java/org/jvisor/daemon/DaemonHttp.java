@@ -20,8 +20,15 @@ public final class DaemonHttp {
         }
     }
 
+    private final int port;
+
     public DaemonHttp(int port) {
+        this.port = port;
         this.base = "http://127.0.0.1:" + port;
+    }
+
+    public int port() {
+        return port;
     }
 
     public Answer send(String method, String path, String token, String body) throws Exception {
