@@ -50,7 +50,7 @@ public final class DaemonApi {
 
     /** A VM as GET /vms and /vms/{name} show it. */
     public record VmView(String name, String state, Long pid, VmSpec spec, String created, boolean pendingRestart, String crashConsole,
-                         JsonNode guest) {}
+                         String limits, JsonNode guest) {}
 
     /** GET /host: this host, and how much of it the VMs were promised. */
     public record HostView(String version, int cpus, long memoryBytes, int vms, int running, int vcpusRunning, long memoryRunningBytes,
@@ -561,7 +561,8 @@ public final class DaemonApi {
             VmSpec o = r.spec();
             VmSpec merged = new VmSpec(name, or(patch.vcpus(), o.vcpus()), or(patch.memoryBytes(), o.memoryBytes()), or(patch.kernel(), o.kernel()),
                     or(patch.initrd(), o.initrd()), or(patch.cmdline(), o.cmdline()), or(patch.disks(), o.disks()), or(patch.balloon(), o.balloon()),
-                    or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()), o.template());
+                    or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()), o.template(),
+                    or(patch.cpuLimit(), o.cpuLimit()), or(patch.cpuShares(), o.cpuShares()), or(patch.memoryLimitBytes(), o.memoryLimitBytes()));
             if (patch.template() != null && !patch.template().equals(o.template())) {
                 throw new ApiError(400, "bad request", Map.of("template", "use POST /vms/{name}/template to make a template (a template stays one)"));
             }
@@ -570,6 +571,7 @@ public final class DaemonApi {
             if (!bad.isEmpty()) throw new ApiError(400, "the VM definition has errors", bad);
             store.updateVm(merged.withDefaults());
             store.event(name, "updated", "definition changed");
+            if (supervisor.active(name)) supervisor.applyLimits(merged.withDefaults()); // limits change at once; the rest at the next start
             return ok(view(store.vm(name).orElseThrow(), false));
         }
     }
@@ -584,7 +586,7 @@ public final class DaemonApi {
         boolean pending = false;
         if (live.startedSpec() != null && live.pid() != null) {
             try {
-                pending = !JSON.readTree(live.startedSpec()).equals(JSON.valueToTree(r.spec()));
+                pending = !JSON.readValue(live.startedSpec(), VmSpec.class).sameButLimits(r.spec());
             } catch (IOException e) {
                 pending = false;
             }
@@ -597,7 +599,7 @@ public final class DaemonApi {
                 guest = null;
             }
         }
-        return new VmView(name, live.state(), live.pid(), r.spec(), r.created(), pending, live.crashConsole(), guest);
+        return new VmView(name, live.state(), live.pid(), r.spec(), r.created(), pending, live.crashConsole(), live.limits(), guest);
     }
 
     HostView host() throws SQLException {

@@ -54,6 +54,8 @@ public final class Supervisor implements AutoCloseable {
         volatile String startedSpec;
         volatile boolean stopping;
         volatile String deathEvidence;
+        /** Whether the VM's CPU and memory limits are enforced ("enforced", "none", or why not). */
+        volatile String limits;
         /** Bumped by each state read outside the watcher, so that the watcher's older read does not overwrite it. */
         final java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
         final List<Long> restarts = new ArrayList<>();
@@ -64,7 +66,7 @@ public final class Supervisor implements AutoCloseable {
     }
 
     /** What the API shows of a VM's live side. */
-    public record Live(String state, Long pid, String startedSpec, String crashConsole) {}
+    public record Live(String state, Long pid, String startedSpec, String crashConsole, String limits) {}
 
     private final Path runRoot;
     private final Store store;
@@ -72,6 +74,7 @@ public final class Supervisor implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Thread watcher;
     private final Function<String, Optional<VmSpec>> specs;
+    private final Cgroups cgroups = new Cgroups(Cgroups.ROOT);
     /** Turns a definition into what the VMM is started with (pool volumes become paths). */
     private volatile java.util.function.UnaryOperator<VmSpec> resolver = s -> s;
 
@@ -119,6 +122,7 @@ public final class Supervisor implements AutoCloseable {
                     in.startedSpec = st.get().specJson();
                     in.state = "starting";
                     connect(in, rd, 10_000);
+                    setLimits(in, row.spec(), p.get().pid()); // the same limits, written again
                     event(name, "adopted", "the VMM (pid " + p.get().pid() + ") runs on from before the daemon started");
                 } else if (st.isPresent() || row.shouldRun()) {
                     ended(in, rd);
@@ -161,6 +165,8 @@ public final class Supervisor implements AutoCloseable {
             }
             if (restoreFrom != null) cmd.addAll(List.of("--restore", restoreFrom.toString())); // the machine comes from the state file
             else cmd.addAll(resolved.runArguments());
+            // A JVM sizes its heap from the RAM it sees at start, before it is put in its cgroup: tell it the limit.
+            if (spec.memoryLimitBytes() != null) cmd.add(cmd.indexOf("-cp"), "-XX:MaxRAM=" + (spec.memoryLimitBytes() - spec.memoryBytes()));
             cmd.addAll(List.of("--api-socket", rd.socket().toString(), "--exit-file", rd.exitFile().toString()));
             Process proc = new ProcessBuilder(cmd).directory(rd.dir().toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
@@ -181,6 +187,7 @@ public final class Supervisor implements AutoCloseable {
                 throw new IOException(e.getMessage(), e);
             }
             event(spec.name(), "started", "VMM pid " + h.pid());
+            setLimits(in, spec, h.pid());
             if (!connect(in, rd, API_WAIT_MILLIS)) {
                 String why = rd.consoleTail(400) + tail(rd.log());
                 h.destroyForcibly();
@@ -262,6 +269,32 @@ public final class Supervisor implements AutoCloseable {
         }
     }
 
+    private void setLimits(Instance in, VmSpec spec, long pid) {
+        boolean any = spec.cpuLimit() != null && spec.cpuLimit() > 0 || spec.cpuShares() != null || spec.memoryLimitBytes() != null;
+        String why = cgroups.apply(spec.name(), pid, spec.cpuLimit(), spec.cpuShares(), spec.memoryLimitBytes());
+        in.limits = why != null ? why : any ? "enforced" : "none";
+        if (why != null && any) event(spec.name(), "limits-not-enforced", why);
+    }
+
+    /** A running VM takes its definition's new CPU and memory limits at once. */
+    public void applyLimits(VmSpec spec) {
+        Instance in = instances.get(spec.name());
+        ProcessHandle h = in == null ? null : in.process;
+        if (h == null || HostFacts.dead(h)) return;
+        setLimits(in, spec, h.pid());
+        try {
+            VmSpec started = JSON.readValue(in.startedSpec, VmSpec.class);
+            in.startedSpec = JSON.writeValueAsString(started.withLimits(spec.cpuLimit(), spec.cpuShares(), spec.memoryLimitBytes()));
+        } catch (IOException e) {
+            // pendingRestart then shows the limits too
+        }
+    }
+
+    /** The CPU quota the VM's cgroup holds, in cores (0: none). */
+    public double enforcedCpuLimit(String name) {
+        return cgroups.cpuLimit(name);
+    }
+
     /** Reads the VM's state from its VMM now (after a pause or resume), rather than at the watcher's next round. */
     public void refresh(String name) throws Refused {
         JsonNode info = call(name, "GET", "/vm.info", null, "read its state");
@@ -329,9 +362,9 @@ public final class Supervisor implements AutoCloseable {
 
     public Live live(String name) {
         Instance in = instances.get(name);
-        if (in == null) return new Live("stopped", null, null, null);
+        if (in == null) return new Live("stopped", null, null, null, null);
         ProcessHandle h = in.process;
-        return new Live(in.state, h != null && !HostFacts.dead(h) ? h.pid() : null, in.startedSpec, in.crashConsole);
+        return new Live(in.state, h != null && !HostFacts.dead(h) ? h.pid() : null, in.startedSpec, in.crashConsole, in.limits);
     }
 
     /** Whether the VM has a VMM (running, paused or starting). */
@@ -418,6 +451,7 @@ public final class Supervisor implements AutoCloseable {
         } catch (IOException e) {
             // a stale status file names a dead pid: it is not adopted
         }
+        cgroups.remove(in.name);
         if (clean) {
             in.state = "stopped";
             in.crashConsole = null;

@@ -14,13 +14,16 @@ import java.util.regex.Pattern;
  * answer tells a client all it must fix.
  */
 public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel, String initrd, String cmdline,
-                     List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart, Boolean template) {
+                     List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart, Boolean template,
+                     Double cpuLimit, Integer cpuShares, Long memoryLimitBytes) {
 
     /** A disk: an image by absolute path, or a volume of a storage pool. */
     public record Disk(String path, Boolean readonly, String pool, String volume) {}
 
     public static final long MIN_MEMORY = 64L << 20, MAX_MEMORY = 3L << 30, DEFAULT_MEMORY = 256L << 20;
     public static final int MAX_DISKS = 8;
+    /** What a VMM needs beyond its guest's RAM (JVM, translated code, buffers), for memoryLimitBytes. */
+    public static final long VMM_OVERHEAD = 512L << 20;
     /** Names become directory names and URL segments: no path characters, nothing a shell quotes. */
     static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
     public static final List<String> RESTART_POLICIES = List.of("no", "on-failure");
@@ -29,7 +32,7 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         return new VmSpec(name, vcpus == null ? 1 : vcpus, memoryBytes == null ? DEFAULT_MEMORY : memoryBytes, kernel, initrd, cmdline,
                 disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly(), d.pool(), d.volume())).toList(),
                 balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart,
-                template != null && template);
+                template != null && template, cpuLimit, cpuShares, memoryLimitBytes);
     }
 
     /** Field name to what is wrong with it; empty when the (defaulted) spec is good. */
@@ -67,6 +70,14 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
                 }
             }
         }
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (cpuLimit != null && (cpuLimit < 0 || cpuLimit > cores)) p.put("cpuLimit", "cores, 0 (no limit) to " + cores);
+        else if (cpuLimit != null && cpuLimit > 0 && cpuLimit < 0.01) p.put("cpuLimit", "at least 0.01 of a core (or 0 for no limit)");
+        if (cpuShares != null && (cpuShares < 2 || cpuShares > 262_144)) p.put("cpuShares", "2 to 262144 (1024 is the default weight)");
+        long mem = memoryBytes == null ? DEFAULT_MEMORY : memoryBytes;
+        if (memoryLimitBytes != null && memoryLimitBytes < mem + VMM_OVERHEAD) {
+            p.put("memoryLimitBytes", "must leave the VMM room beyond the guest's RAM: at least " + (mem + VMM_OVERHEAD) + " (memoryBytes + 512 MiB)");
+        }
         if (restart != null && !RESTART_POLICIES.contains(restart)) p.put("restart", "one of " + RESTART_POLICIES);
         return p;
     }
@@ -79,21 +90,30 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         else if (!Files.isReadable(f)) p.put(field, "not readable: " + path);
     }
 
+    /** Whether the two differ only in their limits, which a running VM takes at once. */
+    boolean sameButLimits(VmSpec o) {
+        return withLimits(null, null, null).equals(o.withLimits(null, null, null));
+    }
+
+    VmSpec withLimits(Double cpu, Integer shares, Long mem) {
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpu, shares, mem);
+    }
+
     /** The same VM under another name with other disks: a clone (never a template, never autostarted). */
     VmSpec cloned(String newName, List<Disk> newDisks) {
-        return new VmSpec(newName, vcpus, memoryBytes, kernel, initrd, cmdline, newDisks, balloon, rng, false, restart, false);
+        return new VmSpec(newName, vcpus, memoryBytes, kernel, initrd, cmdline, newDisks, balloon, rng, false, restart, false, cpuLimit, cpuShares, memoryLimitBytes);
     }
 
     /** This spec marked as a template (or not). */
     VmSpec asTemplate(boolean t) {
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, t);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, t, cpuLimit, cpuShares, memoryLimitBytes);
     }
 
     /** This spec with each pool volume replaced by its path (from {@code poolPath}, pool name to directory). */
     VmSpec resolved(java.util.function.Function<String, String> poolPath) {
         List<Disk> ds = disks.stream().map(d -> d.path() != null ? d
                 : new Disk(Path.of(poolPath.apply(d.pool()), d.volume()).toString(), d.readonly(), null, null)).toList();
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template, cpuLimit, cpuShares, memoryLimitBytes);
     }
 
     /** The arguments of {@code jvisor run} that build this VM (the API socket and files come from the supervisor). */

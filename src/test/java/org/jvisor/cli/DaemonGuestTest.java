@@ -172,6 +172,46 @@ class DaemonGuestTest {
         assertEquals("running", waitForState("beta", "running", 2000));
     }
 
+    /** CPU seconds the process used over {@code millis}, per second: the cores it kept busy. */
+    static double coresUsed(long pid, long millis) throws Exception {
+        double c0 = cpuSeconds(pid);
+        long t0 = System.nanoTime();
+        Thread.sleep(millis);
+        return (cpuSeconds(pid) - c0) / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    static double cpuSeconds(long pid) throws Exception {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    }
+
+    /** A CPU limit set on a running VM holds its VMM to it at once (cgroups), and lifting it gives the core back. */
+    @Test
+    @Order(3)
+    void aCpuLimitTakesHoldAtOnce() throws Exception {
+        long pid = vm("beta").get("pid").asLong();
+        shell("beta", "(while :; do :; done) & echo b@usy", "b@usy", 30);
+        try {
+            DaemonHttp.Answer a = http.send("PATCH", "/api/v1/vms/beta", token, "{\"cpuLimit\":0.25}");
+            assertEquals(200, a.status(), a.body());
+            JsonNode v = vm("beta");
+            assertEquals("enforced", v.get("limits").asText(), v.toString());
+            assertTrue(!v.get("pendingRestart").asBoolean(), "a limit needs no restart");
+            Thread.sleep(500);
+            double limited = coresUsed(pid, 3000);
+            assertEquals(200, http.send("PATCH", "/api/v1/vms/beta", token, "{\"cpuLimit\":0}").status());
+            Thread.sleep(500);
+            double free = coresUsed(pid, 3000);
+            System.out.printf("daemon: a busy guest's VMM used %.2f cores with cpuLimit 0.25, %.2f without%n", limited, free);
+            assertTrue(limited < 0.4, "with cpuLimit 0.25 the VMM used " + limited + " cores");
+            assertTrue(free > limited * 1.5, "without the limit " + free + " cores, with it " + limited);
+        } finally {
+            shell("beta", "kill %1; echo st@opped", "st@opped", 30);
+        }
+        assertEquals(400, http.send("PATCH", "/api/v1/vms/beta", token, "{\"memoryLimitBytes\":300000000}").status(), "below RAM + the VMM's room");
+    }
+
     /** The console as a WebSocket (the JDK's client): history first, then what a typed command prints. */
     @Test
     @Order(3)
