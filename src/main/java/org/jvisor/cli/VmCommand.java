@@ -64,6 +64,19 @@ final class VmCommand implements Callable<Integer> {
         }
     }
 
+    /** The resource limits create and set take (cgroups; a running VM takes them at once). */
+    static final class Limits {
+        @Option(names = "--cpu-limit", paramLabel = "CORES", description = "at most this many host cores (0: no limit)") Double cpuLimit;
+        @Option(names = "--cpu-shares", paramLabel = "N", description = "CPU weight against other VMs (default 1024)") Integer cpuShares;
+        @Option(names = "--memory-limit", paramLabel = "SIZE", description = "the VMM's memory ceiling (at least the RAM + 512M)") String memoryLimit;
+
+        void into(Map<String, Object> m) throws DaemonClient.Failure {
+            if (cpuLimit != null) m.put("cpuLimit", cpuLimit);
+            if (cpuShares != null) m.put("cpuShares", cpuShares);
+            if (memoryLimit != null) m.put("memoryLimitBytes", size(memoryLimit));
+        }
+    }
+
     static String path(String name) {
         return "/vms/" + java.net.URLEncoder.encode(name, java.nio.charset.StandardCharsets.UTF_8);
     }
@@ -101,6 +114,7 @@ final class VmCommand implements Callable<Integer> {
         @Option(names = "--rng", description = "a virtio-rng device") boolean rng;
         @Option(names = "--autostart", description = "start the VM when the daemon starts") boolean autostart;
         @Option(names = "--restart", paramLabel = "POLICY", description = "no (default) or on-failure: start it again when its VMM dies") String restart;
+        @Mixin Limits limits = new Limits();
 
         @Override
         JsonNode run(DaemonClient c) throws DaemonClient.Failure {
@@ -129,6 +143,7 @@ final class VmCommand implements Callable<Integer> {
             if (rng) spec.put("rng", true);
             if (autostart) spec.put("autostart", true);
             if (restart != null) spec.put("restart", restart);
+            limits.into(spec);
             return c.post("/vms", spec);
         }
 
@@ -231,6 +246,7 @@ final class VmCommand implements Callable<Integer> {
         @Option(names = "--cmdline") String cmdline;
         @Option(names = "--autostart", arity = "1", paramLabel = "true|false") Boolean autostart;
         @Option(names = "--restart", paramLabel = "POLICY") String restart;
+        @Mixin Limits limits = new Limits();
 
         @Override
         JsonNode run(DaemonClient c) throws DaemonClient.Failure {
@@ -239,6 +255,7 @@ final class VmCommand implements Callable<Integer> {
             if (cmdline != null) patch.put("cmdline", cmdline);
             if (autostart != null) patch.put("autostart", autostart);
             if (restart != null) patch.put("restart", restart);
+            limits.into(patch);
             if (patch.isEmpty()) throw new DaemonClient.Failure("nothing to change: give --memory, --cmdline, --autostart or --restart");
             return c.send("PATCH", path(name), patch);
         }
