@@ -23,7 +23,7 @@ import picocli.CommandLine.Parameters;
         subcommands = {VmCommand.ListVms.class, VmCommand.Create.class, VmCommand.Action.Start.class, VmCommand.Action.Stop.class,
                 VmCommand.Shutdown.class, VmCommand.Action.Reboot.class, VmCommand.Action.Pause.class, VmCommand.Action.Resume.class,
                 VmCommand.Info.class, VmCommand.Console.class, VmCommand.Set.class, VmCommand.Delete.class, VmCommand.Snapshot.class,
-                VmCommand.SnapshotList.class, VmCommand.Rollback.class, VmCommand.SnapshotDelete.class, VmCommand.Template.class, VmCommand.Clone.class})
+                VmCommand.SnapshotList.class, VmCommand.Rollback.class, VmCommand.SnapshotDelete.class, VmCommand.Template.class, VmCommand.Clone.class, VmCommand.Migrate.class})
 final class VmCommand implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -452,6 +452,26 @@ final class VmCommand implements Callable<Integer> {
         @Override
         void print(JsonNode a, PrintStream out) {
             out.println(full ? a.get("message").asText() : "created VM '" + name + "', a linked clone of '" + source + "' (jvisor vm start " + name + ")");
+        }
+    }
+
+    @Command(name = "migrate", description = "Live-migrate a running VM to another jvisord (its disks must be at paths both hosts see).")
+    static final class Migrate extends Base {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Option(names = "--to", required = true, paramLabel = "URL", description = "the other daemon, e.g. http://127.0.0.1:8007") String to;
+        @Option(names = "--to-token", required = true, paramLabel = "TOKEN", description = "an admin token of the other daemon") String toToken;
+        @Option(names = "--downtime", paramLabel = "MS", description = "how long the guest may stand still at the end (default 10)") Long downtime;
+
+        @Override
+        JsonNode run(DaemonClient c) throws DaemonClient.Failure {
+            Map<String, Object> m = new LinkedHashMap<>(Map.of("url", to, "token", toToken));
+            if (downtime != null) m.put("downtimeMillis", downtime);
+            return StorageCommands.follow(c, c.post(path(name) + "/migrate", m).get("taskId").asText(), System.err);
+        }
+
+        @Override
+        void print(JsonNode a, PrintStream out) {
+            out.println(a.get("message").asText());
         }
     }
 }

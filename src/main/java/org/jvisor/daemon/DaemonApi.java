@@ -77,6 +77,15 @@ public final class DaemonApi {
     /** POST /vms/{name}/clone's body. */
     public record VmCloneRequest(String name, Boolean linked) {}
 
+    /** POST /vms/{name}/migrate's body: the daemon to move the VM to, and a token of it (admin). */
+    public record MigrateRequest(String url, String token, Long downtimeMillis) {}
+
+    /** POST /vms/incoming's body: the VM that is coming (disks as paths this host sees too). */
+    public record IncomingRequest(VmSpec spec) {}
+
+    /** POST /vms/incoming's answer: where the waiting VMM listens. */
+    public record IncomingReply(String uri) {}
+
     /** A task's id and where to follow it, for the requests that start one (202). */
     public record TaskStarted(String taskId, String location) {}
 
@@ -235,6 +244,8 @@ public final class DaemonApi {
                 return ok(view(row(p), false));
             }
         });
+        route("POST", "/vms/incoming", Role.ADMIN, (p, b) -> incoming(parse(b, IncomingRequest.class)));
+        route("POST", "/vms/{name}/migrate", Role.ADMIN, (p, b) -> migrate(row(p).spec(), parse(b, MigrateRequest.class)));
         route("POST", "/vms/{name}/clone", Role.ADMIN, (p, b) -> clone(p.get("name"), parse(b, VmCloneRequest.class)));
         route("GET", "/vms/{name}/console/ws", Role.OPERATOR, (p, b) -> {
             row(p);
@@ -336,6 +347,67 @@ public final class DaemonApi {
             if (!tasks.cancel(t.id())) throw new ApiError(409, "task " + t.id() + " is " + t.state() + ": nothing to cancel");
             return new Reply(202, "application/json", JSON.writeValueAsString(t));
         });
+    }
+
+    /** The receiving side of a migration: defines the VM here and starts a VMM waiting for it on a free loopback port. */
+    private Reply incoming(IncomingRequest r) throws Exception {
+        if (r.spec() == null) throw new ApiError(400, "bad request", Map.of("spec", "required"));
+        VmSpec spec = r.spec().asTemplate(false);
+        Map<String, String> bad = spec.problems();
+        checkVolumes(spec, bad);
+        if (!bad.isEmpty()) throw new ApiError(400, "the incoming VM's definition does not fit this host", bad);
+        spec = spec.withDefaults();
+        synchronized (lock(spec.name())) {
+            if (!store.insertVm(spec)) throw new ApiError(409, "a VM named '" + spec.name() + "' exists on this host");
+            int port;
+            try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                port = probe.getLocalPort();
+            }
+            String uri = "tcp:127.0.0.1:" + port;
+            try {
+                supervisor.startIncoming(spec, uri);
+            } catch (Exception e) {
+                store.deleteVm(spec.name());
+                throw e;
+            }
+            store.event(spec.name(), "incoming", "waiting for the VM on " + uri);
+            return ok(new IncomingReply(uri));
+        }
+    }
+
+    /** Moves a running VM to another jvisord, as a task: the far daemon gets its definition and a waiting VMM, then the VMM here sends it live. */
+    private Reply migrate(VmSpec spec, MigrateRequest r) throws Exception {
+        Map<String, String> bad = new LinkedHashMap<>();
+        if (r.url() == null || !r.url().matches("https?://[^/\\s]+")) bad.put("url", "the other daemon's base URL, e.g. http://127.0.0.1:8007");
+        if (r.token() == null || r.token().isBlank()) bad.put("token", "an admin token of the other daemon");
+        if (r.downtimeMillis() != null && (r.downtimeMillis() < 1 || r.downtimeMillis() > 60_000)) bad.put("downtimeMillis", "1-60000");
+        if (!bad.isEmpty()) throw new ApiError(400, "bad request", bad);
+        String name = spec.name();
+        if (!supervisor.active(name)) throw new ApiError(409, "VM '" + name + "' is not running: only a running VM migrates (a stopped one is its definition and disks)");
+        if (!store.snapshots(name).isEmpty()) throw new ApiError(409, "VM '" + name + "' has snapshots, which stay on this host: delete them first");
+        VmSpec resolved = supervisor.resolve(spec).withLimits(spec.cpuLimit(), spec.cpuShares(), spec.memoryLimitBytes());
+        Store.TaskRow t = tasks.start("migrate", "vm " + name + " -> " + r.url(), h -> {
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            java.net.http.HttpResponse<String> a = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(r.url() + PREFIX + "/vms/incoming"))
+                    .header("Authorization", "Bearer " + r.token()).header("Content-Type", "application/json")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(new IncomingRequest(resolved)))).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            if (a.statusCode() != 200) throw new ApiError(502, "the other daemon refused the VM: " + a.body());
+            String uri = JSON.readTree(a.body()).get("uri").asText();
+            h.log("the other daemon waits on " + uri);
+            h.progress(0.1);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("uri", uri);
+            if (r.downtimeMillis() != null) m.put("downtimeMillis", r.downtimeMillis());
+            JsonNode done = supervisor.call(name, "PUT", "/vm.migrate", JSON.writeValueAsString(m), "migrate");
+            h.log("sent: " + done);
+            supervisor.awaitGone(name, 30_000);
+            store.deleteVm(name);
+            supervisor.forget(name);
+            store.event(name, "migrated", "now runs on " + r.url());
+            return "VM '" + name + "' runs on " + r.url() + " now";
+        });
+        return taskStarted(t);
     }
 
     /** A new VM with the source's definition: linked (from a template: qcow2 overlays on its volumes, at once) or full (copies, a task). */

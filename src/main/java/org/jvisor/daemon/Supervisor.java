@@ -145,6 +145,18 @@ public final class Supervisor implements AutoCloseable {
 
     /** Starts the VM's VMM, booting it, or continuing the guest saved in {@code restoreFrom}; waits until its API answers. */
     public void start(VmSpec spec, Path restoreFrom) throws Refused, IOException {
+        start(spec, restoreFrom, null);
+    }
+
+    /**
+     * Starts a VMM that waits on {@code uri} for the VM live-migrated from another daemon, and
+     * returns once it listens; its API comes up when the VM has arrived.
+     */
+    public void startIncoming(VmSpec spec, String uri) throws Refused, IOException {
+        start(spec, null, uri);
+    }
+
+    private void start(VmSpec spec, Path restoreFrom, String incoming) throws Refused, IOException {
         if (Boolean.TRUE.equals(spec.template())) throw new Refused(409, "VM '" + spec.name() + "' is a template: clone it, and start the clone");
         Instance in = instance(spec.name());
         synchronized (in) {
@@ -164,6 +176,7 @@ public final class Supervisor implements AutoCloseable {
                 if (!Files.isRegularFile(Path.of(d.path()))) throw new Refused(409, "VM '" + spec.name() + "' cannot start: its disk " + d.path() + " is missing");
             }
             if (restoreFrom != null) cmd.addAll(List.of("--restore", restoreFrom.toString())); // the machine comes from the state file
+            else if (incoming != null) cmd.addAll(List.of("--incoming", incoming)); // or from the migration's source
             else cmd.addAll(resolved.runArguments());
             // A JVM sizes its heap from the RAM it sees at start, before it is put in its cgroup: tell it the limit.
             if (spec.memoryLimitBytes() != null) cmd.add(cmd.indexOf("-cp"), "-XX:MaxRAM=" + (spec.memoryLimitBytes() - spec.memoryBytes()));
@@ -188,12 +201,35 @@ public final class Supervisor implements AutoCloseable {
             }
             event(spec.name(), "started", "VMM pid " + h.pid());
             setLimits(in, spec, h.pid());
+            if (incoming != null) {
+                awaitListening(in, rd, h);
+                return;
+            }
             if (!connect(in, rd, API_WAIT_MILLIS)) {
                 String why = rd.consoleTail(400) + tail(rd.log());
                 h.destroyForcibly();
                 throw new Refused(500, "the VMM did not come up: " + why.strip());
             }
         }
+    }
+
+    /** Waits for the incoming VMM to say it listens, then follows it in the background until its API is up (the VM arrived). */
+    private void awaitListening(Instance in, RunDir rd, ProcessHandle h) throws Refused {
+        long end = System.currentTimeMillis() + API_WAIT_MILLIS;
+        while (!tail(rd.log()).contains("waiting for a migration on")) {
+            if (HostFacts.dead(h) || System.currentTimeMillis() > end) {
+                h.destroyForcibly();
+                throw new Refused(500, "the incoming VMM did not listen: " + tail(rd.log()).strip());
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Refused(503, "the daemon is stopping");
+            }
+        }
+        in.state = "incoming";
+        Thread.ofVirtual().start(() -> connect(in, rd, 30 * 60_000L));
     }
 
     private static String tail(Path f) {
@@ -288,6 +324,21 @@ public final class Supervisor implements AutoCloseable {
         } catch (IOException e) {
             // pendingRestart then shows the limits too
         }
+    }
+
+    /** The definition as its VMM is started with it: pool volumes as paths. */
+    VmSpec resolve(VmSpec spec) {
+        return resolver.apply(spec);
+    }
+
+    /** Waits until the VM's VMM has ended (a migration's source exits once the far side runs), as a requested stop. */
+    void awaitGone(String name, long millis) {
+        Instance in = instances.get(name);
+        if (in == null) return;
+        in.stopping = true;
+        ProcessHandle h = in.process;
+        awaitExit(h, millis);
+        reap(in);
     }
 
     /** The CPU quota the VM's cgroup holds, in cores (0: none). */

@@ -93,6 +93,9 @@ class DaemonApiTest {
         assertEquals(fields(DaemonApi.TaskStarted.class), names(schemas.get("TaskStarted").get("properties")));
         assertEquals(fields(DaemonApi.SnapshotRequest.class), names(schemas.get("SnapshotRequest").get("properties")));
         assertEquals(fields(Snapshots.SnapshotView.class), names(schemas.get("Snapshot").get("properties")));
+        assertEquals(fields(DaemonApi.MigrateRequest.class), names(schemas.get("MigrateRequest").get("properties")));
+        assertEquals(fields(DaemonApi.IncomingRequest.class), names(schemas.get("IncomingRequest").get("properties")));
+        assertEquals(fields(DaemonApi.IncomingReply.class), names(schemas.get("IncomingReply").get("properties")));
         assertEquals(fields(DaemonApi.VmCloneRequest.class), names(schemas.get("VmCloneRequest").get("properties")));
         assertEquals(200, http.get("/openapi.json", null).status(), "the document needs no token");
     }
