@@ -28,7 +28,7 @@ final class DaemonClient {
         }
     }
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http;
     private final String url, token;
 
     DaemonClient(Path stateDir) throws Failure {
@@ -46,6 +46,17 @@ final class DaemonClient {
         }
         this.url = u.replaceAll("/+$", "");
         this.token = t;
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5));
+        // The daemon's own self-signed certificate, trusted on its host through the state directory.
+        Path store = state.resolve(org.jvisor.daemon.Tls.STORE), pw = state.resolve(org.jvisor.daemon.Tls.PASSWORD);
+        if (this.url.startsWith("https:") && Files.isReadable(store) && Files.isReadable(pw)) {
+            try {
+                b.sslContext(org.jvisor.daemon.Tls.trusting(store, Files.readString(pw).strip()));
+            } catch (IOException e) {
+                throw new Failure(e.getMessage());
+            }
+        }
+        this.http = b.build();
     }
 
     JsonNode get(String path) throws Failure {

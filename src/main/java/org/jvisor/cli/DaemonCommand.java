@@ -13,6 +13,10 @@ import picocli.CommandLine.Option;
 final class DaemonCommand implements Callable<Integer> {
     @Option(names = "--listen", paramLabel = "HOST:PORT", description = "where the REST API listens (default " + Daemon.DEFAULT_LISTEN + "; loopback only for now)")
     String listen = Daemon.DEFAULT_LISTEN;
+    @Option(names = "--tls", description = "serve https (needed beyond loopback); with no --tls-cert the daemon makes a self-signed certificate in its state directory")
+    boolean tls;
+    @Option(names = "--tls-cert", paramLabel = "FILE.p12", description = "a PKCS#12 key store with the daemon's key and certificate (implies --tls)") Path tlsCert;
+    @Option(names = "--tls-password-file", paramLabel = "FILE", description = "the key store's password, in a file") Path tlsPasswordFile;
     @Option(names = "--state", paramLabel = "DIR", description = "the state directory (default /var/lib/jvisor as root, else ~/.local/share/jvisor)")
     Path state;
 
@@ -20,7 +24,8 @@ final class DaemonCommand implements Callable<Integer> {
     public Integer call() {
         Daemon d;
         try {
-            d = Daemon.start(state != null ? state : Daemon.defaultStateDir(), listen, System.err);
+            String pw = tlsPasswordFile == null ? null : java.nio.file.Files.readString(tlsPasswordFile).strip();
+            d = Daemon.start(state != null ? state : Daemon.defaultStateDir(), listen, tls || tlsCert != null, tlsCert, pw, System.err);
         } catch (IOException e) {
             System.err.println("jvisor daemon: " + e.getMessage());
             return 1;

@@ -69,11 +69,15 @@ final class VmCommand implements Callable<Integer> {
         @Option(names = "--cpu-limit", paramLabel = "CORES", description = "at most this many host cores (0: no limit)") Double cpuLimit;
         @Option(names = "--cpu-shares", paramLabel = "N", description = "CPU weight against other VMs (default 1024)") Integer cpuShares;
         @Option(names = "--memory-limit", paramLabel = "SIZE", description = "the VMM's memory ceiling (at least the RAM + 512M)") String memoryLimit;
+        @Option(names = "--cpu-alert", paramLabel = "PERCENT", description = "alert when the VMM's CPU use passes this (% of a core; 0: none)") Double cpuAlert;
+        @Option(names = "--ready-alert", paramLabel = "PERCENT", description = "alert when its CPU ready time passes this % (0: none)") Double readyAlert;
 
         void into(Map<String, Object> m) throws DaemonClient.Failure {
             if (cpuLimit != null) m.put("cpuLimit", cpuLimit);
             if (cpuShares != null) m.put("cpuShares", cpuShares);
             if (memoryLimit != null) m.put("memoryLimitBytes", size(memoryLimit));
+            if (cpuAlert != null) m.put("cpuAlertPercent", cpuAlert);
+            if (readyAlert != null) m.put("readyAlertPercent", readyAlert);
         }
     }
 

@@ -20,8 +20,10 @@ public final class Daemon implements AutoCloseable {
     private final Supervisor supervisor;
     private final DaemonServer server;
     private final Path stateDir;
+    private final Monitor monitor;
 
-    private Daemon(Path stateDir, Store store, Supervisor supervisor, DaemonServer server) {
+    private Daemon(Path stateDir, Store store, Supervisor supervisor, DaemonServer server, Monitor monitor) {
+        this.monitor = monitor;
         this.stateDir = stateDir;
         this.store = store;
         this.supervisor = supervisor;
@@ -37,6 +39,14 @@ public final class Daemon implements AutoCloseable {
     }
 
     public static Daemon start(Path stateDir, String listen, PrintStream log) throws IOException {
+        return start(stateDir, listen, false, null, null, log);
+    }
+
+    /**
+     * Starts the daemon. With {@code tls} (required beyond loopback) it serves https, from the
+     * PKCS#12 key store {@code cert} (password {@code certPassword}), or one it makes in the state directory.
+     */
+    public static Daemon start(Path stateDir, String listen, boolean tls, Path cert, String certPassword, PrintStream log) throws IOException {
         Files.createDirectories(stateDir);
         try {
             Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
@@ -64,13 +74,17 @@ public final class Daemon implements AutoCloseable {
             Metrics metrics = new Metrics();
             metrics.attach(store, supervisor);
             DaemonApi api = new DaemonApi(store, supervisor, tokens, metrics, storage, tasks, snapshots);
-            DaemonServer server = DaemonServer.start(api, listen);
-            String host = DaemonServer.listenAddress(listen).getAddress().getHostAddress();
-            String url = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port();
+            Monitor monitor = new Monitor(store, supervisor);
+            api.setMonitor(monitor);
+            Tls.KeyStoreFile keys = !tls ? null : cert != null ? new Tls.KeyStoreFile(cert, certPassword == null ? "" : certPassword) : Tls.generated(stateDir);
+            DaemonServer server = DaemonServer.start(api, listen, keys);
+            String host = DaemonServer.listenAddress(listen, tls).getAddress().getHostAddress();
+            if (host.equals("0.0.0.0") || host.equals("::") || host.equals("0:0:0:0:0:0:0:0")) host = "127.0.0.1"; // what the CLI here connects to
+            String url = (tls ? "https://" : "http://") + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port();
             Files.writeString(stateDir.resolve(URL_FILE), url + "\n");
             store.event(null, "daemon-started", "serving " + url);
             log.println("jvisord: serving " + url + "/api/v1 (state in " + stateDir + ")");
-            Daemon d = new Daemon(stateDir, store, supervisor, server);
+            Daemon d = new Daemon(stateDir, store, supervisor, server, monitor);
             d.autostart(log);
             return d;
         } catch (IOException | SQLException | RuntimeException e) {
@@ -105,6 +119,7 @@ public final class Daemon implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        monitor.close();
         supervisor.close();
         store.close();
     }

@@ -112,6 +112,7 @@ public final class DaemonApi {
     private final Storage storage;
     private final Tasks tasks;
     private final Snapshots snapshots;
+    private volatile Monitor monitor;
     private final List<Route> routes = new ArrayList<>();
     /** One lock per VM name: create, start, update and delete of one VM do not interleave. */
     private final Map<String, Object> locks = new java.util.concurrent.ConcurrentHashMap<>();
@@ -251,6 +252,7 @@ public final class DaemonApi {
             row(p);
             throw new ApiError(400, "this is the console as a WebSocket: connect with an Upgrade: websocket request");
         });
+        route("GET", "/alerts", Role.AUDITOR, (p, b) -> ok(monitor == null ? List.of() : monitor.standing()));
         route("GET", "/events", Role.AUDITOR, (p, b) -> ok(store.events(200)));
         route("GET", "/tokens", Role.ADMIN, (p, b) -> ok(store.tokens().stream().map(t -> new TokenInfo(t.name(), t.role(), t.created())).toList()));
         route("POST", "/tokens", Role.ADMIN, (p, b) -> {
@@ -486,6 +488,10 @@ public final class DaemonApi {
         }
     }
 
+    void setMonitor(Monitor m) {
+        this.monitor = m;
+    }
+
     private void route(String method, String pattern, Role role, Action a) {
         routes.add(new Route(method, pattern, role, a));
     }
@@ -634,7 +640,8 @@ public final class DaemonApi {
             VmSpec merged = new VmSpec(name, or(patch.vcpus(), o.vcpus()), or(patch.memoryBytes(), o.memoryBytes()), or(patch.kernel(), o.kernel()),
                     or(patch.initrd(), o.initrd()), or(patch.cmdline(), o.cmdline()), or(patch.disks(), o.disks()), or(patch.balloon(), o.balloon()),
                     or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()), o.template(),
-                    or(patch.cpuLimit(), o.cpuLimit()), or(patch.cpuShares(), o.cpuShares()), or(patch.memoryLimitBytes(), o.memoryLimitBytes()));
+                    or(patch.cpuLimit(), o.cpuLimit()), or(patch.cpuShares(), o.cpuShares()), or(patch.memoryLimitBytes(), o.memoryLimitBytes()),
+                    or(patch.cpuAlertPercent(), o.cpuAlertPercent()), or(patch.readyAlertPercent(), o.readyAlertPercent()));
             if (patch.template() != null && !patch.template().equals(o.template())) {
                 throw new ApiError(400, "bad request", Map.of("template", "use POST /vms/{name}/template to make a template (a template stays one)"));
             }

@@ -28,8 +28,12 @@ public final class DaemonServer implements AutoCloseable {
         this.port = port;
     }
 
-    /** Parses HOST:PORT; refuses a host that is not a loopback address. */
+    /** Parses HOST:PORT; without TLS, refuses a host that is not a loopback address. */
     static InetSocketAddress listenAddress(String listen) throws IOException {
+        return listenAddress(listen, false);
+    }
+
+    static InetSocketAddress listenAddress(String listen, boolean tls) throws IOException {
         int colon = listen.lastIndexOf(':');
         if (colon <= 0) throw new IOException("--listen " + listen + ": give HOST:PORT, e.g. 127.0.0.1:8006");
         String host = listen.substring(0, colon).replaceAll("^\\[|]$", "");
@@ -41,19 +45,33 @@ public final class DaemonServer implements AutoCloseable {
         }
         if (port < 0 || port > 65535) throw new IOException("--listen " + listen + ": the port must be 0-65535");
         InetAddress a = InetAddress.getByName(host);
-        if (!a.isLoopbackAddress()) {
-            throw new IOException("--listen " + listen + ": only loopback addresses for now (API tokens would cross the network unencrypted, and TLS is not offered yet)");
+        if (!a.isLoopbackAddress() && !tls) {
+            throw new IOException("--listen " + listen + ": beyond loopback the API needs TLS (tokens would cross the network in the clear): give --tls");
         }
         return new InetSocketAddress(a, port);
     }
 
     public static DaemonServer start(DaemonApi api, String listen) throws IOException {
-        InetSocketAddress addr = listenAddress(listen);
+        return start(api, listen, null);
+    }
+
+    /** Serves on {@code listen}; with a key store, over TLS (https). */
+    public static DaemonServer start(DaemonApi api, String listen, Tls.KeyStoreFile tls) throws IOException {
+        InetSocketAddress addr = listenAddress(listen, tls != null);
         QueuedThreadPool pool = new QueuedThreadPool(32, 4);
         pool.setName("jvisord-http");
         pool.setVirtualThreadsExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()); // handlers block on VMMs
         Server server = new Server(pool);
-        ServerConnector c = new ServerConnector(server);
+        ServerConnector c;
+        if (tls != null) {
+            org.eclipse.jetty.util.ssl.SslContextFactory.Server ssl = new org.eclipse.jetty.util.ssl.SslContextFactory.Server();
+            ssl.setKeyStorePath(tls.path().toString());
+            ssl.setKeyStorePassword(tls.password());
+            ssl.setKeyStoreType("PKCS12");
+            c = new ServerConnector(server, ssl);
+        } else {
+            c = new ServerConnector(server);
+        }
         c.setHost(addr.getAddress().getHostAddress());
         c.setPort(addr.getPort());
         server.addConnector(c);

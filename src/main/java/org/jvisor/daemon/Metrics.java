@@ -68,6 +68,7 @@ public final class Metrics {
         GaugeSnapshot.Builder touched = GaugeSnapshot.builder().name("jvisor_vm_ram_resident_bytes").help("guest RAM the guest has touched (resident in the VMM)");
         GaugeSnapshot.Builder rss = GaugeSnapshot.builder().name("jvisor_vmm_rss_bytes").help("resident set of the VM's VMM process");
         CounterSnapshot.Builder cpu = CounterSnapshot.builder().name("jvisor_vmm_cpu_seconds").help("CPU time of the VM's VMM process (all its threads)");
+        CounterSnapshot.Builder ready = CounterSnapshot.builder().name("jvisor_vmm_cpu_ready_seconds").help("time the VMM's threads were runnable but waited for a host CPU (CPU ready)");
         CounterSnapshot.Builder instr = CounterSnapshot.builder().name("jvisor_vm_guest_instructions").help("guest instructions the vCPUs executed");
         CounterSnapshot.Builder interp = CounterSnapshot.builder().name("jvisor_vm_guest_interpreted_instructions").help("guest instructions run by the interpreter rather than translated code");
         Map<String, Integer> byState = new TreeMap<>();
@@ -84,6 +85,7 @@ public final class Metrics {
             if (pid == null) continue;
             rss.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(vm).value(HostFacts.rssBytes(pid)).build());
             cpu.dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder().labels(vm).value(HostFacts.cpuSeconds(pid)).build());
+            ready.dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder().labels(vm).value(Monitor.readySeconds(pid)).build());
             try {
                 JsonNode info = sv.call(name, "GET", "/vm.info", null, "read its counters");
                 touched.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(vm).value(info.get("ramResidentBytes").asDouble()).build());
@@ -95,7 +97,7 @@ public final class Metrics {
         }
         GaugeSnapshot.Builder host = GaugeSnapshot.builder().name("jvisor_host_vms").help("VMs defined on this host, by state");
         byState.forEach((st, n) -> host.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(Labels.of("state", st)).value(n).build()));
-        List<MetricSnapshot> all = new ArrayList<>(List.of(state.build(), memory.build(), touched.build(), rss.build(), cpu.build(), instr.build(),
+        List<MetricSnapshot> all = new ArrayList<>(List.of(state.build(), memory.build(), touched.build(), rss.build(), cpu.build(), ready.build(), instr.build(),
                 interp.build(), host.build()));
         return new MetricSnapshots(all);
     }

@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
  */
 public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel, String initrd, String cmdline,
                      List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart, Boolean template,
-                     Double cpuLimit, Integer cpuShares, Long memoryLimitBytes) {
+                     Double cpuLimit, Integer cpuShares, Long memoryLimitBytes, Double cpuAlertPercent, Double readyAlertPercent) {
 
     /** A disk: an image by absolute path, or a volume of a storage pool. */
     public record Disk(String path, Boolean readonly, String pool, String volume) {}
@@ -32,7 +32,7 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         return new VmSpec(name, vcpus == null ? 1 : vcpus, memoryBytes == null ? DEFAULT_MEMORY : memoryBytes, kernel, initrd, cmdline,
                 disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly(), d.pool(), d.volume())).toList(),
                 balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart,
-                template != null && template, cpuLimit, cpuShares, memoryLimitBytes);
+                template != null && template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
     }
 
     /** Field name to what is wrong with it; empty when the (defaulted) spec is good. */
@@ -78,6 +78,8 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         if (memoryLimitBytes != null && memoryLimitBytes < mem + VMM_OVERHEAD) {
             p.put("memoryLimitBytes", "must leave the VMM room beyond the guest's RAM: at least " + (mem + VMM_OVERHEAD) + " (memoryBytes + 512 MiB)");
         }
+        if (cpuAlertPercent != null && (cpuAlertPercent < 0 || cpuAlertPercent > 100.0 * cores)) p.put("cpuAlertPercent", "0 (none) to " + 100 * cores + " (% of one core)");
+        if (readyAlertPercent != null && (readyAlertPercent < 0 || readyAlertPercent > 100.0 * cores)) p.put("readyAlertPercent", "0 (none) to " + 100 * cores);
         if (restart != null && !RESTART_POLICIES.contains(restart)) p.put("restart", "one of " + RESTART_POLICIES);
         return p;
     }
@@ -90,30 +92,35 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         else if (!Files.isReadable(f)) p.put(field, "not readable: " + path);
     }
 
-    /** Whether the two differ only in their limits, which a running VM takes at once. */
+    /** Whether the two differ only in their limits and alert thresholds, which a running VM takes at once. */
     boolean sameButLimits(VmSpec o) {
-        return withLimits(null, null, null).equals(o.withLimits(null, null, null));
+        return withLimits(null, null, null).withAlerts(null, null).equals(o.withLimits(null, null, null).withAlerts(null, null));
+    }
+
+    VmSpec withAlerts(Double cpu, Double ready) {
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpuLimit, cpuShares,
+                memoryLimitBytes, cpu, ready);
     }
 
     VmSpec withLimits(Double cpu, Integer shares, Long mem) {
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpu, shares, mem);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpu, shares, mem, cpuAlertPercent, readyAlertPercent);
     }
 
     /** The same VM under another name with other disks: a clone (never a template, never autostarted). */
     VmSpec cloned(String newName, List<Disk> newDisks) {
-        return new VmSpec(newName, vcpus, memoryBytes, kernel, initrd, cmdline, newDisks, balloon, rng, false, restart, false, cpuLimit, cpuShares, memoryLimitBytes);
+        return new VmSpec(newName, vcpus, memoryBytes, kernel, initrd, cmdline, newDisks, balloon, rng, false, restart, false, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
     }
 
     /** This spec marked as a template (or not). */
     VmSpec asTemplate(boolean t) {
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, t, cpuLimit, cpuShares, memoryLimitBytes);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, t, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
     }
 
     /** This spec with each pool volume replaced by its path (from {@code poolPath}, pool name to directory). */
     VmSpec resolved(java.util.function.Function<String, String> poolPath) {
         List<Disk> ds = disks.stream().map(d -> d.path() != null ? d
                 : new Disk(Path.of(poolPath.apply(d.pool()), d.volume()).toString(), d.readonly(), null, null)).toList();
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template, cpuLimit, cpuShares, memoryLimitBytes);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
     }
 
     /** The arguments of {@code jvisor run} that build this VM (the API socket and files come from the supervisor). */

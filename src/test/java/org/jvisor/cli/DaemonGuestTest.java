@@ -193,6 +193,13 @@ class DaemonGuestTest {
         long pid = vm("beta").get("pid").asLong();
         shell("beta", "(while :; do :; done) & echo b@usy", "b@usy", 30);
         try {
+            // a CPU alert at 50 % of a core: the busy guest passes it
+            assertEquals(200, http.send("PATCH", "/api/v1/vms/beta", token, "{\"cpuAlertPercent\":50}").status());
+            long until = System.currentTimeMillis() + 15_000;
+            while (!http.get("/alerts", token).body().contains("\"vm\":\"beta\"")) {
+                assertTrue(System.currentTimeMillis() < until, "no CPU alert for the busy beta: " + http.get("/events", token).body());
+                Thread.sleep(200);
+            }
             DaemonHttp.Answer a = http.send("PATCH", "/api/v1/vms/beta", token, "{\"cpuLimit\":0.25}");
             assertEquals(200, a.status(), a.body());
             JsonNode v = vm("beta");
@@ -200,7 +207,12 @@ class DaemonGuestTest {
             assertTrue(!v.get("pendingRestart").asBoolean(), "a limit needs no restart");
             Thread.sleep(500);
             double limited = coresUsed(pid, 3000);
-            assertEquals(200, http.send("PATCH", "/api/v1/vms/beta", token, "{\"cpuLimit\":0}").status());
+            until = System.currentTimeMillis() + 10_000;
+            while (http.get("/alerts", token).body().contains("\"vm\":\"beta\"")) {
+                assertTrue(System.currentTimeMillis() < until, "the alert stands under the 25 % limit: " + http.get("/alerts", token).body());
+                Thread.sleep(200);
+            }
+            assertEquals(200, http.send("PATCH", "/api/v1/vms/beta", token, "{\"cpuLimit\":0,\"cpuAlertPercent\":0}").status());
             Thread.sleep(500);
             double free = coresUsed(pid, 3000);
             System.out.printf("daemon: a busy guest's VMM used %.2f cores with cpuLimit 0.25, %.2f without%n", limited, free);

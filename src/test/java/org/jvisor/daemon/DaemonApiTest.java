@@ -96,6 +96,7 @@ class DaemonApiTest {
         assertEquals(fields(DaemonApi.MigrateRequest.class), names(schemas.get("MigrateRequest").get("properties")));
         assertEquals(fields(DaemonApi.IncomingRequest.class), names(schemas.get("IncomingRequest").get("properties")));
         assertEquals(fields(DaemonApi.IncomingReply.class), names(schemas.get("IncomingReply").get("properties")));
+        assertEquals(fields(Monitor.Alert.class), names(schemas.get("Alert").get("properties")));
         assertEquals(fields(DaemonApi.VmCloneRequest.class), names(schemas.get("VmCloneRequest").get("properties")));
         assertEquals(200, http.get("/openapi.json", null).status(), "the document needs no token");
     }
@@ -351,6 +352,28 @@ class DaemonApiTest {
             assertEquals(0, files.count(), "nothing was written");
         }
         assertEquals(204, http.send("DELETE", "/api/v1/pools/tight", admin, null).status());
+    }
+
+    /** Beyond loopback only with TLS: the daemon makes its certificate, serves https, and a client trusting that certificate gets in. */
+    @Test
+    void beyondLoopbackTheDaemonServesTlsWithItsOwnCertificate(@TempDir Path other) throws Exception {
+        Daemon d = Daemon.start(other, "0.0.0.0:0", true, null, null, new PrintStream(new ByteArrayOutputStream()));
+        try {
+            String url = Files.readString(other.resolve("url")).strip();
+            assertTrue(url.startsWith("https://127.0.0.1:"), url);
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(other.resolve(Tls.STORE))));
+            String token = Files.readString(other.resolve("admin-token")).strip();
+            var ctx = Tls.trusting(other.resolve(Tls.STORE), Files.readString(other.resolve(Tls.PASSWORD)).strip());
+            var client = java.net.http.HttpClient.newBuilder().sslContext(ctx).build();
+            var r = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url + "/api/v1/vms")).header("Authorization", "Bearer " + token).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            // a client that does not trust it is refused the handshake, and plain http gets nothing useful
+            org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(url + "/api/v1/vms")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()));
+        } finally {
+            d.close();
+        }
     }
 
     /** A second daemon on the same state (the first one gone) has every definition, token and event. */
