@@ -44,7 +44,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--cmdline", description = "kernel command line (default: " + DEFAULT_CMDLINE + ")") String cmdline;
     @Option(names = "--memory", description = "guest RAM, e.g. 512M (default), 1G") String memory;
     @Option(names = "--cpus", description = "vCPUs (1 for now)") int cpus = 1;
-    @Option(names = "--disk", paramLabel = "PATH[,readonly=on][,serial=S][,format=F]",
+    @Option(names = "--disk", paramLabel = "PATH[,readonly=on][,serial=S][,format=F][,iops=N][,bps=SIZE]",
             description = "a virtio-blk disk (repeatable; the first is /dev/vda); raw, qcow2, vmdk or vhd") List<String> disks = new ArrayList<>();
     @Option(names = "--net", paramLabel = "tap[=NAME][,mac=M][,host-ip=CIDR]",
             description = "a virtio-net NIC on a TAP interface (repeatable): an existing one, or one jvisor creates and gives a host address")
@@ -138,7 +138,7 @@ final class RunCommand implements Callable<Integer> {
         }
         try {
             Path seed = cloudInit.writeSeed();
-            if (seed != null) diskSpecs.add(new DiskSpec(seed, "raw", true, "cidata"));
+            if (seed != null) diskSpecs.add(new DiskSpec(seed, "raw", true, "cidata", 0, 0));
         } catch (CloudInitSeed.SeedException e) {
             return bad(e.getMessage());
         }
@@ -154,7 +154,7 @@ final class RunCommand implements Callable<Integer> {
         Terminal raw = openTerminal();
         final boolean escapes = raw != null;
         List<MachineConfig.Disk> diskConfigs = diskSpecs.stream()
-                .map(d -> new MachineConfig.Disk(d.path().toAbsolutePath().toString(), d.format(), d.readOnly(), d.serial())).toList();
+                .map(d -> new MachineConfig.Disk(d.path().toAbsolutePath().toString(), d.format(), d.readOnly(), d.serial(), d.iops(), d.bps())).toList();
         List<MachineConfig.Nic> nicConfigs = netSpecs.stream().map(n -> new MachineConfig.Nic(n.tap(), macText(n.mac()), n.hostIp())).toList();
         MachineConfig config = new MachineConfig(ram, diskConfigs, nicConfigs, rng, balloon);
         final String cl2 = cl;
@@ -340,13 +340,14 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** One --disk: the image, how to open it, and the serial the guest sees. */
-    record DiskSpec(Path path, String format, boolean readOnly, String serial) {
+    record DiskSpec(Path path, String format, boolean readOnly, String serial, long iops, long bps) {
         static DiskSpec parse(String spec, int index) throws BadInput {
             String[] parts = spec.split(",");
             if (parts[0].isEmpty()) throw new BadInput("no image path");
             Path p = Path.of(parts[0]);
             boolean ro = false;
             String serial = "jvisor-disk" + index, format = null;
+            long iops = 0, bps = 0;
             for (int i = 1; i < parts.length; i++) {
                 String[] kv = parts[i].split("=", 2);
                 String v = kv.length == 2 ? kv[1] : "";
@@ -362,7 +363,18 @@ final class RunCommand implements Callable<Integer> {
                         serial = v;
                     }
                     case "format" -> format = v;
-                    default -> throw new BadInput("unknown option '" + kv[0] + "' (readonly, serial, format)");
+                    case "iops" -> {
+                        if (!v.matches("\\d{1,9}")) throw new BadInput("iops takes a number of requests per second");
+                        iops = Long.parseLong(v);
+                    }
+                    case "bps" -> {
+                        try {
+                            bps = Sizes.parse(v);
+                        } catch (IllegalArgumentException e) {
+                            throw new BadInput("bps takes bytes per second, e.g. 10M: " + e.getMessage());
+                        }
+                    }
+                    default -> throw new BadInput("unknown option '" + kv[0] + "' (readonly, serial, format, iops, bps)");
                 }
             }
             if (!Files.exists(p)) throw new BadInput("no such file");
@@ -373,7 +385,7 @@ final class RunCommand implements Callable<Integer> {
                     throw new BadInput(e.getMessage());
                 }
             }
-            return new DiskSpec(p, format, ro, serial);
+            return new DiskSpec(p, format, ro, serial, iops, bps);
         }
     }
 

@@ -113,7 +113,7 @@ final class VmCommand implements Callable<Integer> {
         @Option(names = "--kernel", description = "bzImage or vmlinux, an absolute path") Path kernel;
         @Option(names = "--initrd", description = "initramfs, an absolute path") Path initrd;
         @Option(names = "--cmdline", description = "kernel command line") String cmdline;
-        @Option(names = "--disk", paramLabel = "PATH|POOL:VOLUME[,readonly=on]", description = "a disk: an image file, or a pool's volume (repeatable)") List<String> disks = new ArrayList<>();
+        @Option(names = "--disk", paramLabel = "PATH|POOL:VOLUME[,readonly=on][,iops=N][,bps=SIZE]", description = "a disk: an image file, or a pool's volume, with optional I/O limits (repeatable)") List<String> disks = new ArrayList<>();
         @Option(names = "--balloon", description = "a virtio-balloon device") boolean balloon;
         @Option(names = "--rng", description = "a virtio-rng device") boolean rng;
         @Option(names = "--autostart", description = "start the VM when the daemon starts") boolean autostart;
@@ -130,7 +130,7 @@ final class VmCommand implements Callable<Integer> {
             if (cmdline != null) spec.put("cmdline", cmdline);
             List<Map<String, Object>> ds = new ArrayList<>();
             for (String d : disks) {
-                String[] parts = d.split(",readonly=", 2);
+                String[] parts = d.split(",");
                 Map<String, Object> m = new LinkedHashMap<>();
                 int colon = parts[0].indexOf(':');
                 if (colon > 0 && !parts[0].startsWith("/")) {
@@ -139,7 +139,22 @@ final class VmCommand implements Callable<Integer> {
                 } else {
                     m.put("path", Path.of(parts[0]).toAbsolutePath().toString());
                 }
-                if (parts.length == 2) m.put("readonly", parts[1].equals("on"));
+                for (int i = 1; i < parts.length; i++) {
+                    String[] kv = parts[i].split("=", 2);
+                    String v = kv.length == 2 ? kv[1] : "";
+                    switch (kv[0]) {
+                        case "readonly" -> m.put("readonly", v.equals("on"));
+                        case "iops" -> {
+                            try {
+                                m.put("iops", Long.parseLong(v));
+                            } catch (NumberFormatException e) {
+                                throw new DaemonClient.Failure("--disk " + d + ": iops takes a number");
+                            }
+                        }
+                        case "bps" -> m.put("bps", size(v));
+                        default -> throw new DaemonClient.Failure("--disk " + d + ": unknown option '" + kv[0] + "' (readonly, iops, bps)");
+                    }
+                }
                 ds.add(m);
             }
             if (!ds.isEmpty()) spec.put("disks", ds);
@@ -161,7 +176,7 @@ final class VmCommand implements Callable<Integer> {
         try {
             return Sizes.parse(s);
         } catch (IllegalArgumentException e) {
-            throw new DaemonClient.Failure("--memory " + s + ": " + e.getMessage());
+            throw new DaemonClient.Failure("size " + s + ": " + e.getMessage());
         }
     }
 

@@ -60,6 +60,7 @@ public final class Daemon implements AutoCloseable {
             tokens.ensureAdminToken(stateDir);
             Tasks tasks = new Tasks(store); // fails the tasks a previous daemon left running
             Storage storage = new Storage(store);
+            storage.removePartialImports(); // the tasks that wrote them were just marked failed
             supervisor = new Supervisor(stateDir.resolve("run"), store);
             java.util.function.UnaryOperator<VmSpec> resolver = spec -> spec.resolved(pool -> {
                 try {

@@ -435,7 +435,7 @@ public final class DaemonApi {
                 }
                 String vol = r.name() + "-disk" + i + ".qcow2";
                 storage.linkedClone(d.pool(), d.volume(), vol);
-                disks.add(new VmSpec.Disk(null, false, d.pool(), vol));
+                disks.add(new VmSpec.Disk(null, false, d.pool(), vol, d.iops(), d.bps()));
             }
             VmSpec spec = src.cloned(r.name(), disks);
             if (!store.insertVm(spec)) throw new ApiError(409, "a VM named '" + r.name() + "' exists");
@@ -461,7 +461,7 @@ public final class DaemonApi {
                 Store.PoolRow pool = storage.pool(d.pool());
                 String vol = r.name() + "-disk" + i + ".qcow2";
                 storage.copy(h, java.nio.file.Path.of(pool.path(), d.volume()), pool, vol, "qcow2");
-                disks.add(new VmSpec.Disk(null, false, d.pool(), vol));
+                disks.add(new VmSpec.Disk(null, false, d.pool(), vol, d.iops(), d.bps()));
             }
             if (!store.insertVm(src.cloned(r.name(), disks))) throw new ApiError(409, "a VM named '" + r.name() + "' appeared meanwhile");
             store.event(r.name(), "cloned", "full clone of " + source);

@@ -43,6 +43,22 @@ public final class Storage {
         this.store = store;
     }
 
+    /** Removes what imports a killed daemon left half written (hidden ".NAME.part" files); returns how many. */
+    public int removePartialImports() throws SQLException {
+        int n = 0;
+        for (Store.PoolRow p : store.pools()) {
+            try (Stream<Path> files = Files.list(Path.of(p.path()))) {
+                for (Path f : files.toList()) {
+                    String name = f.getFileName().toString();
+                    if (name.startsWith(".") && name.endsWith(".part") && Files.deleteIfExists(f)) n++;
+                }
+            } catch (IOException e) {
+                // a pool whose directory is gone: its listing says so
+            }
+        }
+        return n;
+    }
+
     Store.PoolRow pool(String name) throws ApiError, SQLException {
         return store.pool(name).orElseThrow(() -> new ApiError(404, "no pool named '" + name + "'"));
     }

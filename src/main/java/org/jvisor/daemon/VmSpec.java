@@ -18,7 +18,11 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
                      Double cpuLimit, Integer cpuShares, Long memoryLimitBytes, Double cpuAlertPercent, Double readyAlertPercent) {
 
     /** A disk: an image by absolute path, or a volume of a storage pool. */
-    public record Disk(String path, Boolean readonly, String pool, String volume) {}
+    public record Disk(String path, Boolean readonly, String pool, String volume, Long iops, Long bps) {
+        public Disk(String path, Boolean readonly, String pool, String volume) {
+            this(path, readonly, pool, volume, null, null);
+        }
+    }
 
     public static final long MIN_MEMORY = 64L << 20, MAX_MEMORY = 3L << 30, DEFAULT_MEMORY = 256L << 20;
     public static final int MAX_DISKS = 8;
@@ -30,7 +34,7 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
 
     public VmSpec withDefaults() {
         return new VmSpec(name, vcpus == null ? 1 : vcpus, memoryBytes == null ? DEFAULT_MEMORY : memoryBytes, kernel, initrd, cmdline,
-                disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly(), d.pool(), d.volume())).toList(),
+                disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly(), d.pool(), d.volume(), d.iops(), d.bps())).toList(),
                 balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart,
                 template != null && template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
     }
@@ -54,6 +58,9 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
             for (int i = 0; i < disks.size(); i++) {
                 Disk d = disks.get(i);
                 String f = "disks[" + i + "].path";
+                if (d != null && (d.iops() != null && (d.iops() < 0 || d.iops() > 1_000_000_000L) || d.bps() != null && (d.bps() < 0 || d.bps() > (1L << 40)))) {
+                    p.put("disks[" + i + "]", "iops and bps must be 0 (no limit) or positive (iops at most 1e9, bps at most 1 TiB/s)");
+                }
                 if (d != null && d.path() == null && (d.pool() != null || d.volume() != null)) {
                     if (d.pool() == null || d.volume() == null) p.put("disks[" + i + "]", "a volume needs both pool and volume");
                     else if (seen.contains(d.pool() + "/" + d.volume())) p.put("disks[" + i + "]", "the same volume twice");
@@ -119,7 +126,7 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
     /** This spec with each pool volume replaced by its path (from {@code poolPath}, pool name to directory). */
     VmSpec resolved(java.util.function.Function<String, String> poolPath) {
         List<Disk> ds = disks.stream().map(d -> d.path() != null ? d
-                : new Disk(Path.of(poolPath.apply(d.pool()), d.volume()).toString(), d.readonly(), null, null)).toList();
+                : new Disk(Path.of(poolPath.apply(d.pool()), d.volume()).toString(), d.readonly(), null, null, d.iops(), d.bps())).toList();
         return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
     }
 
@@ -131,7 +138,8 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         if (cmdline != null) a.addAll(List.of("--cmdline", cmdline));
         for (Disk d : disks) {
             if (d.path() == null) throw new IllegalStateException("disk " + d.pool() + "/" + d.volume() + " was not resolved to a path");
-            a.addAll(List.of("--disk", d.path() + (d.readonly() ? ",readonly=on" : "")));
+            a.addAll(List.of("--disk", d.path() + (d.readonly() ? ",readonly=on" : "") + (d.iops() != null && d.iops() > 0 ? ",iops=" + d.iops() : "")
+                    + (d.bps() != null && d.bps() > 0 ? ",bps=" + d.bps() : "")));
         }
         if (balloon) a.add("--balloon");
         if (rng) a.add("--rng");

@@ -40,7 +40,7 @@ public final class MachineBuilder {
                 } catch (BlockException e) {
                     throw new Vm.BuildException("--disk " + d.path() + ": " + e.getMessage());
                 }
-                m.addVirtio(new Block(image, d.readOnly(), d.serial()));
+                m.addVirtio(new Block(image, d.readOnly(), d.serial(), new org.jvisor.devices.virtio.Throttle(d.iops(), d.bps())));
             }
             for (MachineConfig.Nic n : c.nics()) {
                 try {

@@ -13,8 +13,15 @@ public record MachineConfig(long memoryBytes, List<Disk> disks, List<Nic> nics, 
         nics = nics == null ? List.of() : List.copyOf(nics);
     }
 
-    /** A virtio-blk disk: the image file, its format, and the serial the guest sees. */
-    public record Disk(String path, String format, boolean readOnly, String serial) {}
+    /**
+     * A virtio-blk disk: the image file, its format, the serial the guest sees, and its I/O limits
+     * (requests and bytes per second; 0, as in a state file from before they existed: none).
+     */
+    public record Disk(String path, String format, boolean readOnly, String serial, long iops, long bps) {
+        public Disk(String path, String format, boolean readOnly, String serial) {
+            this(path, format, readOnly, serial, 0, 0);
+        }
+    }
 
     /** A virtio-net NIC on a TAP (empty name: the kernel picks one), with the guest's MAC and an optional host address. */
     public record Nic(String tap, String mac, String hostIp) {}

@@ -291,6 +291,18 @@ class DaemonGuestTest {
     void aKilledDaemonLosesNoVmAndItsSuccessorControlsThem() throws Exception {
         Map<String, Long> pids = new TreeMap<>();
         for (String n : new String[] {"alpha", "beta"}) pids.put(n, vm(n).get("pid").asLong());
+        // and a task in flight: an import of 256 MiB of data
+        Path pool = state.resolve("pool"), big = state.resolve("big.img");
+        assertEquals(201, http.post("/pools", token, "{\"name\":\"p\",\"path\":\"" + pool + "\",\"reservePercent\":0}").status());
+        byte[] chunk = new byte[1 << 20];
+        new java.util.Random(3).nextBytes(chunk);
+        try (var out = Files.newOutputStream(big)) {
+            for (int i = 0; i < 256; i++) out.write(chunk);
+        }
+        DaemonHttp.Answer imp = http.post("/pools/p/volumes/import", token, "{\"name\":\"big.qcow2\",\"source\":\"" + big + "\"}");
+        assertEquals(202, imp.status(), imp.body());
+        String task = imp.json().get("taskId").asText();
+        Thread.sleep(100);
         daemon.destroyForcibly().waitFor(); // kill -9
         for (long pid : pids.values()) assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "VMM " + pid + " died with the daemon");
         daemon = startDaemonProcess();
@@ -300,6 +312,13 @@ class DaemonGuestTest {
                     + "\ndaemon log:\n" + Files.readString(state.resolve("daemon.log")));
         }
         shell("beta", "echo \"beta-after-restart $((2+3))\"", "beta-after-restart 5", 30);
+        JsonNode t = http.get("/tasks/" + task, token).json();
+        assertTrue(t.get("state").asText().equals("failed") || t.get("state").asText().equals("succeeded"), "the task in flight is finished or failed: " + t);
+        try (var files = Files.list(pool)) {
+            List<String> names = files.map(f -> f.getFileName().toString()).toList();
+            assertTrue(t.get("state").asText().equals("succeeded") ? names.equals(List.of("big.qcow2")) : names.isEmpty(), "no half volume: " + names);
+        }
+        Files.delete(big);
         boolean adopted = false;
         for (JsonNode e : http.get("/events", token).json()) adopted |= e.get("kind").asText().equals("adopted");
         assertTrue(adopted);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jvisor.daemon.DaemonHttp;
 import org.jvisor.kit.GuestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -103,8 +104,18 @@ class DaemonStorageGuestTest {
         assertEquals(0, r[0], (String) r[2]);
         JsonNode vol = DaemonGuestTest.http.get("/pools/images/volumes/delta-disk0.qcow2", DaemonGuestTest.token).json();
         assertEquals("data.qcow2", vol.get("backing").asText());
+        // its disk held to 2 MiB/s: 8 MiB read by the guest take about 4 s
+        DaemonHttp.Answer set = DaemonGuestTest.http.send("PATCH", "/api/v1/vms/delta", DaemonGuestTest.token,
+                "{\"disks\":[{\"pool\":\"images\",\"volume\":\"delta-disk0.qcow2\",\"bps\":2097152}]}");
+        assertEquals(200, set.status(), set.body());
         assertEquals(0, cli("vm", "start", "delta")[0]);
         DaemonGuestTest.waitForConsole("delta", GuestKit.READY, 120);
+        DaemonGuestTest.shell("delta", "time dd if=/dev/vda of=/dev/null bs=1M count=8 skip=32; echo dd-d@ne", "dd-d@ne", 60);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("real\\s+(\\d+)m\\s*([0-9.]+)s").matcher(DaemonGuestTest.console("delta"));
+        assertTrue(m.find(), DaemonGuestTest.console("delta"));
+        double seconds = Integer.parseInt(m.group(1)) * 60 + Double.parseDouble(m.group(2));
+        System.out.printf("daemon: 8 MiB read through a 2 MiB/s disk limit in %.1f s%n", seconds);
+        assertTrue(seconds > 3.0, "the bps limit did not hold: 8 MiB in " + seconds + " s");
         DaemonGuestTest.shell("delta", "mkdir -p /mnt && mount /dev/vda /mnt && cat /mnt/hello.txt /mnt/state && echo clone-on > /mnt/clone && sync && umount /mnt && echo d@one", "d@one", 60);
         String c = DaemonGuestTest.console("delta");
         assertTrue(c.contains("hello from the pool") && c.contains("one"), c);

@@ -25,6 +25,7 @@ public final class Block implements VirtioDevice {
     private final DiskImage disk;
     private final boolean readOnly;
     private final String serial;
+    private final Throttle throttle;
 
     /** Writes what the image holds in memory (qcow2 tables) to stable storage: before a snapshot. */
     public void flush() throws org.jvisor.block.BlockException {
@@ -37,6 +38,12 @@ public final class Block implements VirtioDevice {
     }
 
     public Block(DiskImage disk, boolean readOnly, String serial) {
+        this(disk, readOnly, serial, new Throttle(0, 0));
+    }
+
+    /** A disk whose requests wait for the throttle's tokens (reads and writes count their bytes). */
+    public Block(DiskImage disk, boolean readOnly, String serial, Throttle throttle) {
+        this.throttle = throttle;
         this.disk = disk;
         this.readOnly = readOnly || disk.readOnly();
         byte[] s = serial.getBytes(StandardCharsets.US_ASCII);
@@ -97,6 +104,7 @@ public final class Block implements VirtioDevice {
             int type = hb.getInt(0);
             long sector = hb.getLong(8);
             int[] written = {0};
+            if (throttle.limited()) throttle.acquire(type == T_IN ? out - 1 : type == T_OUT ? in - 16 : 0);
             int status = handle(c, type, sector, in - 16, out - 1, written);
             c.write(out - 1, new byte[] {(byte) status}, 0, 1);
             queue.push(c, written[0] + 1);
