@@ -114,6 +114,7 @@ final class VmCommand implements Callable<Integer> {
         @Option(names = "--initrd", description = "initramfs, an absolute path") Path initrd;
         @Option(names = "--cmdline", description = "kernel command line") String cmdline;
         @Option(names = "--disk", paramLabel = "PATH|POOL:VOLUME[,readonly=on][,iops=N][,bps=SIZE]", description = "a disk: an image file, or a pool's volume, with optional I/O limits (repeatable)") List<String> disks = new ArrayList<>();
+        @Option(names = "--nic", paramLabel = "TAP[,mac=M]", description = "a virtio-net NIC on an existing TAP interface (repeatable)") List<String> nics = new ArrayList<>();
         @Option(names = "--balloon", description = "a virtio-balloon device") boolean balloon;
         @Option(names = "--rng", description = "a virtio-rng device") boolean rng;
         @Option(names = "--autostart", description = "start the VM when the daemon starts") boolean autostart;
@@ -158,6 +159,14 @@ final class VmCommand implements Callable<Integer> {
                 ds.add(m);
             }
             if (!ds.isEmpty()) spec.put("disks", ds);
+            List<Map<String, Object>> ns = new ArrayList<>();
+            for (String n : nics) {
+                String[] parts = n.split(",mac=", 2);
+                Map<String, Object> m = new LinkedHashMap<>(Map.of("tap", parts[0]));
+                if (parts.length == 2) m.put("mac", parts[1]);
+                ns.add(m);
+            }
+            if (!ns.isEmpty()) spec.put("nics", ns);
             if (balloon) spec.put("balloon", true);
             if (rng) spec.put("rng", true);
             if (autostart) spec.put("autostart", true);

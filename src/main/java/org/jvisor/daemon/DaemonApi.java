@@ -641,7 +641,7 @@ public final class DaemonApi {
                     or(patch.initrd(), o.initrd()), or(patch.cmdline(), o.cmdline()), or(patch.disks(), o.disks()), or(patch.balloon(), o.balloon()),
                     or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()), o.template(),
                     or(patch.cpuLimit(), o.cpuLimit()), or(patch.cpuShares(), o.cpuShares()), or(patch.memoryLimitBytes(), o.memoryLimitBytes()),
-                    or(patch.cpuAlertPercent(), o.cpuAlertPercent()), or(patch.readyAlertPercent(), o.readyAlertPercent()));
+                    or(patch.cpuAlertPercent(), o.cpuAlertPercent()), or(patch.readyAlertPercent(), o.readyAlertPercent()), or(patch.nics(), o.nics()));
             if (patch.template() != null && !patch.template().equals(o.template())) {
                 throw new ApiError(400, "bad request", Map.of("template", "use POST /vms/{name}/template to make a template (a template stays one)"));
             }

@@ -15,7 +15,14 @@ import java.util.regex.Pattern;
  */
 public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel, String initrd, String cmdline,
                      List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart, Boolean template,
-                     Double cpuLimit, Integer cpuShares, Long memoryLimitBytes, Double cpuAlertPercent, Double readyAlertPercent) {
+                     Double cpuLimit, Integer cpuShares, Long memoryLimitBytes, Double cpuAlertPercent, Double readyAlertPercent,
+                     List<Nic> nics) {
+
+    /** A virtio-net NIC on a host TAP interface (an existing one by name; the virtual switch comes with the networking issue). */
+    public record Nic(String tap, String mac) {}
+
+    static final Pattern TAP = Pattern.compile("[A-Za-z0-9_.-]{1,15}"), MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
+    public static final int MAX_NICS = 4;
 
     /** A disk: an image by absolute path, or a volume of a storage pool. */
     public record Disk(String path, Boolean readonly, String pool, String volume, Long iops, Long bps) {
@@ -36,7 +43,7 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         return new VmSpec(name, vcpus == null ? 1 : vcpus, memoryBytes == null ? DEFAULT_MEMORY : memoryBytes, kernel, initrd, cmdline,
                 disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly(), d.pool(), d.volume(), d.iops(), d.bps())).toList(),
                 balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart,
-                template != null && template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
+                template != null && template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, nics == null ? List.of() : nics);
     }
 
     /** Field name to what is wrong with it; empty when the (defaulted) spec is good. */
@@ -87,6 +94,16 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         }
         if (cpuAlertPercent != null && (cpuAlertPercent < 0 || cpuAlertPercent > 100.0 * cores)) p.put("cpuAlertPercent", "0 (none) to " + 100 * cores + " (% of one core)");
         if (readyAlertPercent != null && (readyAlertPercent < 0 || readyAlertPercent > 100.0 * cores)) p.put("readyAlertPercent", "0 (none) to " + 100 * cores);
+        if (nics != null) {
+            if (nics.size() > MAX_NICS) p.put("nics", "at most " + MAX_NICS);
+            for (int i = 0; i < nics.size(); i++) {
+                Nic n = nics.get(i);
+                if (n == null || n.tap() == null || !TAP.matcher(n.tap()).matches()) p.put("nics[" + i + "].tap", "an existing TAP interface's name: 1-15 letters, digits, '.', '_' or '-'");
+                if (n != null && n.mac() != null && (!MAC.matcher(n.mac()).matches() || (Integer.parseInt(n.mac().substring(0, 2), 16) & 1) != 0)) {
+                    p.put("nics[" + i + "].mac", "a unicast MAC like 02:4a:56:00:00:01");
+                }
+            }
+        }
         if (restart != null && !RESTART_POLICIES.contains(restart)) p.put("restart", "one of " + RESTART_POLICIES);
         return p;
     }
@@ -106,28 +123,30 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
 
     VmSpec withAlerts(Double cpu, Double ready) {
         return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpuLimit, cpuShares,
-                memoryLimitBytes, cpu, ready);
+                memoryLimitBytes, cpu, ready, nics);
     }
 
     VmSpec withLimits(Double cpu, Integer shares, Long mem) {
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpu, shares, mem, cpuAlertPercent, readyAlertPercent);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpu, shares, mem, cpuAlertPercent, readyAlertPercent, nics);
     }
 
     /** The same VM under another name with other disks: a clone (never a template, never autostarted). */
     VmSpec cloned(String newName, List<Disk> newDisks) {
-        return new VmSpec(newName, vcpus, memoryBytes, kernel, initrd, cmdline, newDisks, balloon, rng, false, restart, false, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
+        // a clone's NICs get MACs of their own (jvisor's default for each slot) rather than the source's
+        List<Nic> ns = nics == null ? List.of() : nics.stream().map(n -> new Nic(n.tap(), null)).toList();
+        return new VmSpec(newName, vcpus, memoryBytes, kernel, initrd, cmdline, newDisks, balloon, rng, false, restart, false, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, ns);
     }
 
     /** This spec marked as a template (or not). */
     VmSpec asTemplate(boolean t) {
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, t, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, t, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, nics);
     }
 
     /** This spec with each pool volume replaced by its path (from {@code poolPath}, pool name to directory). */
     VmSpec resolved(java.util.function.Function<String, String> poolPath) {
         List<Disk> ds = disks.stream().map(d -> d.path() != null ? d
                 : new Disk(Path.of(poolPath.apply(d.pool()), d.volume()).toString(), d.readonly(), null, null, d.iops(), d.bps())).toList();
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent);
+        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, nics);
     }
 
     /** The arguments of {@code jvisor run} that build this VM (the API socket and files come from the supervisor). */
@@ -141,6 +160,7 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
             a.addAll(List.of("--disk", d.path() + (d.readonly() ? ",readonly=on" : "") + (d.iops() != null && d.iops() > 0 ? ",iops=" + d.iops() : "")
                     + (d.bps() != null && d.bps() > 0 ? ",bps=" + d.bps() : "")));
         }
+        for (Nic n : nics == null ? List.<Nic>of() : nics) a.addAll(List.of("--net", "tap=" + n.tap() + (n.mac() != null ? ",mac=" + n.mac() : "")));
         if (balloon) a.add("--balloon");
         if (rng) a.add("--rng");
         return a;

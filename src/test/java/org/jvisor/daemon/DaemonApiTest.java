@@ -74,6 +74,7 @@ class DaemonApiTest {
         JsonNode schemas = doc.get("components").get("schemas");
         assertEquals(fields(VmSpec.class), names(schemas.get("VmSpec").get("properties")));
         assertEquals(fields(VmSpec.Disk.class), names(schemas.get("Disk").get("properties")));
+        assertEquals(fields(VmSpec.Nic.class), names(schemas.get("Nic").get("properties")));
         assertEquals(fields(DaemonApi.VmView.class), names(schemas.get("Vm").get("properties")));
         assertEquals(fields(DaemonApi.HostView.class), names(schemas.get("Host").get("properties")));
         assertEquals(fields(DaemonApi.ShutdownRequest.class), names(schemas.get("ShutdownRequest").get("properties")));
@@ -155,6 +156,10 @@ class DaemonApiTest {
                 {"{\"name\":\"x\",\"disks\":[{\"path\":\"/no/such.img\"}]}", "disks[0].path"},
                 {"{\"name\":\"x\",\"disks\":[{}]}", "disks[0].path"},
                 {"{\"name\":\"x\",\"restart\":\"always\"}", "restart"},
+                {"{\"name\":\"x\",\"nics\":[{\"tap\":\"tap0;rm\"}]}", "nics[0].tap"},
+                {"{\"name\":\"x\",\"nics\":[{\"tap\":\"tap0\",\"mac\":\"01:00:5e:00:00:01\"}]}", "nics[0].mac"},
+                {"{\"name\":\"x\",\"cpuLimit\":-1}", "cpuLimit"},
+                {"{\"name\":\"x\",\"disks\":[{\"pool\":\"p\"}]}", "disks[0]"},
                 {"{\"name\":\"x\",\"colour\":\"blue\"}", "colour"},
         };
         for (String[] c : cases) {
