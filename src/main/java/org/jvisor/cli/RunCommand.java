@@ -46,7 +46,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--cpus", description = "vCPUs (1 for now)") int cpus = 1;
     @Option(names = "--disk", paramLabel = "PATH[,readonly=on][,serial=S][,format=F][,iops=N][,bps=SIZE]",
             description = "a virtio-blk disk (repeatable; the first is /dev/vda); raw, qcow2, vmdk or vhd") List<String> disks = new ArrayList<>();
-    @Option(names = "--net", paramLabel = "tap[=NAME][,mac=M][,host-ip=CIDR]",
+    @Option(names = "--net", paramLabel = "tap[=NAME][,mac=M][,host-ip=CIDR][,bps|rx-bps|tx-bps=SIZE]",
             description = "a virtio-net NIC on a TAP interface (repeatable): an existing one, or one jvisor creates and gives a host address")
     List<String> nets = new ArrayList<>();
     @Option(names = "--rng", description = "a virtio-rng device fed from the host's entropy") boolean rng;
@@ -155,7 +155,7 @@ final class RunCommand implements Callable<Integer> {
         final boolean escapes = raw != null;
         List<MachineConfig.Disk> diskConfigs = diskSpecs.stream()
                 .map(d -> new MachineConfig.Disk(d.path().toAbsolutePath().toString(), d.format(), d.readOnly(), d.serial(), d.iops(), d.bps())).toList();
-        List<MachineConfig.Nic> nicConfigs = netSpecs.stream().map(n -> new MachineConfig.Nic(n.tap(), macText(n.mac()), n.hostIp())).toList();
+        List<MachineConfig.Nic> nicConfigs = netSpecs.stream().map(n -> new MachineConfig.Nic(n.tap(), macText(n.mac()), n.hostIp(), n.rxBps(), n.txBps())).toList();
         MachineConfig config = new MachineConfig(ram, diskConfigs, nicConfigs, rng, balloon);
         final String cl2 = cl;
         final byte[] kernelImage = kernelBytes, initrdImage = initrdBytes;
@@ -389,8 +389,8 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** One --net: the TAP's name (empty: the kernel picks), the guest's MAC, an address for the host side. */
-    record NetSpec(String tap, byte[] mac, String hostIp) {
+    /** One --net: the TAP's name (empty: the kernel picks), the guest's MAC, an address for the host side, rate limits. */
+    record NetSpec(String tap, byte[] mac, String hostIp, long rxBps, long txBps) {
         static NetSpec parse(String spec, int index) throws BadInput {
             String[] parts = spec.split(",");
             if (!parts[0].equals("tap") && !parts[0].startsWith("tap=")) throw new BadInput("only tap networking is offered: tap[=NAME]");
@@ -398,6 +398,7 @@ final class RunCommand implements Callable<Integer> {
             if (name.length() > 15 || !name.matches("[A-Za-z0-9_.-]*")) throw new BadInput("bad interface name '" + name + "'");
             byte[] mac = {0x02, 0x4A, 0x56, 0x00, 0x00, (byte) (index + 1)}; // locally administered
             String hostIp = null;
+            long rxBps = 0, txBps = 0;
             for (int i = 1; i < parts.length; i++) {
                 String[] kv = parts[i].split("=", 2);
                 String v = kv.length == 2 ? kv[1] : "";
@@ -412,10 +413,20 @@ final class RunCommand implements Callable<Integer> {
                         if (!v.matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}")) throw new BadInput("host-ip must be an IPv4 CIDR like 10.0.2.1/24");
                         hostIp = v;
                     }
-                    default -> throw new BadInput("unknown option '" + kv[0] + "' (mac, host-ip)");
+                    case "bps", "rx-bps", "tx-bps" -> {
+                        long b;
+                        try {
+                            b = Sizes.parse(v);
+                        } catch (IllegalArgumentException e) {
+                            throw new BadInput(kv[0] + " takes bytes per second, e.g. 10M: " + e.getMessage());
+                        }
+                        if (!kv[0].equals("tx-bps")) rxBps = b;
+                        if (!kv[0].equals("rx-bps")) txBps = b;
+                    }
+                    default -> throw new BadInput("unknown option '" + kv[0] + "' (mac, host-ip, bps, rx-bps, tx-bps)");
                 }
             }
-            return new NetSpec(name, mac, hostIp);
+            return new NetSpec(name, mac, hostIp, rxBps, txBps);
         }
     }
 

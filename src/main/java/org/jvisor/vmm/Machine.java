@@ -142,9 +142,10 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** The virtio devices as the guest sees them: kind, PCI slot, driver status, the last error a device saw. */
+    /** The virtio devices as the guest sees them: kind, PCI slot, driver status, the last error a device saw, a name (vda, the TAP) and what it counted. */
     public java.util.List<java.util.Map<String, Object>> deviceInfo() {
         java.util.List<java.util.Map<String, Object>> out = new java.util.ArrayList<>();
+        int disks = 0;
         for (int i = 0; i < virtio.size(); i++) {
             VirtioPci f = virtio.get(i);
             java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
@@ -153,6 +154,10 @@ public final class Machine implements AutoCloseable {
             d.put("driverStatus", f.status());
             String err = f.lastError();
             if (err != null) d.put("lastError", err);
+            if (f.device() instanceof org.jvisor.devices.virtio.Block) d.put("name", "vd" + (char) ('a' + disks++));
+            if (f.device() instanceof org.jvisor.devices.virtio.Net n) d.put("name", n.tapName());
+            java.util.Map<String, Object> stats = f.device().counters();
+            if (!stats.isEmpty()) d.put("stats", stats);
             out.add(d);
         }
         return out;

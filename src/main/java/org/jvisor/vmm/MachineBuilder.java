@@ -44,7 +44,8 @@ public final class MachineBuilder {
             }
             for (MachineConfig.Nic n : c.nics()) {
                 try {
-                    m.addVirtio(new Net(TapNic.open(n), TapNic.mac(n.mac())));
+                    m.addVirtio(new Net(TapNic.open(n), TapNic.mac(n.mac()), new org.jvisor.devices.virtio.Throttle(0, n.rxBps()),
+                            new org.jvisor.devices.virtio.Throttle(0, n.txBps())));
                 } catch (IOException e) {
                     throw new Vm.BuildException("--net: " + e.getMessage());
                 }

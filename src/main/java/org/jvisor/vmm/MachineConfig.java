@@ -23,6 +23,14 @@ public record MachineConfig(long memoryBytes, List<Disk> disks, List<Nic> nics, 
         }
     }
 
-    /** A virtio-net NIC on a TAP (empty name: the kernel picks one), with the guest's MAC and an optional host address. */
-    public record Nic(String tap, String mac, String hostIp) {}
+    /**
+     * A virtio-net NIC on a TAP (empty name: the kernel picks one), with the guest's MAC, an
+     * optional host address, and rate limits in bytes per second of what the guest receives and
+     * sends (0, as in a state file from before they existed: none).
+     */
+    public record Nic(String tap, String mac, String hostIp, long rxBps, long txBps) {
+        public Nic(String tap, String mac, String hostIp) {
+            this(tap, mac, hostIp, 0, 0);
+        }
+    }
 }

@@ -88,6 +88,8 @@ class RunCommandBadInputTest {
         assertTrue(rejected("--net", "tap,mac=01:00:00:00:00:01").contains("multicast"));
         assertTrue(rejected("--net", "tap,mac=zz").contains("mac"));
         assertTrue(rejected("--net", "tap,host-ip=10.0.0.1").contains("CIDR"));
+        assertTrue(rejected("--net", "tap,bps=fast").contains("bytes per second"));
+        assertTrue(rejected("--net", "tap,rx-bps=-1").contains("rx-bps"));
     }
 
     @Test

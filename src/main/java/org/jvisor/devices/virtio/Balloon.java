@@ -101,6 +101,17 @@ public final class Balloon implements VirtioDevice {
         return Map.copyOf(stats);
     }
 
+    /** The balloon's size and the guest's own memory statistics (free-memory, total-memory...). */
+    @Override
+    public synchronized Map<String, Object> counters() {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("targetPages", numPages);
+        m.put("actualPages", actual);
+        m.put("inflatedPages", inflated);
+        m.put("guest", Map.copyOf(stats));
+        return m;
+    }
+
     @Override
     public void serve(int index, Virtqueue queue) throws VirtioException {
         if (index == STATS) {

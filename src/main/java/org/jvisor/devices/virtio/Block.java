@@ -26,6 +26,9 @@ public final class Block implements VirtioDevice {
     private final boolean readOnly;
     private final String serial;
     private final Throttle throttle;
+    private final LatencyHistogram latency = new LatencyHistogram();
+    // one writer (the worker thread); volatile so the control API reads current values
+    private volatile long reads, writes, flushes, others, errors, readBytes, writtenBytes;
 
     /** Writes what the image holds in memory (qcow2 tables) to stable storage: before a snapshot. */
     public void flush() throws org.jvisor.block.BlockException {
@@ -104,11 +107,40 @@ public final class Block implements VirtioDevice {
             int type = hb.getInt(0);
             long sector = hb.getLong(8);
             int[] written = {0};
+            long start = System.nanoTime();
             if (throttle.limited()) throttle.acquire(type == T_IN ? out - 1 : type == T_OUT ? in - 16 : 0);
             int status = handle(c, type, sector, in - 16, out - 1, written);
             c.write(out - 1, new byte[] {(byte) status}, 0, 1);
+            // counted before the guest sees the completion, so that whoever it tells reads counts that include it
+            count(type, status, type == T_IN ? written[0] : type == T_OUT ? in - 16 : 0, System.nanoTime() - start);
             queue.push(c, written[0] + 1);
         }
+    }
+
+    // the latency is the guest's: from taking the request off the ring, throttle wait included, to completing it
+    private void count(int type, int status, long bytes, long nanos) {
+        if (status != S_OK) errors = errors + 1;
+        switch (type) {
+            case T_IN -> { reads = reads + 1; readBytes = readBytes + (status == S_OK ? bytes : 0); }
+            case T_OUT -> { writes = writes + 1; writtenBytes = writtenBytes + (status == S_OK ? bytes : 0); }
+            case T_FLUSH -> flushes = flushes + 1;
+            default -> others = others + 1;
+        }
+        latency.record(nanos);
+    }
+
+    @Override
+    public java.util.Map<String, Object> counters() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("readRequests", reads);
+        m.put("writeRequests", writes);
+        m.put("flushRequests", flushes);
+        m.put("otherRequests", others);
+        m.put("failedRequests", errors);
+        m.put("readBytes", readBytes);
+        m.put("writtenBytes", writtenBytes);
+        m.put("latency", latency.toMap());
+        return m;
     }
 
     /** Carries out one request; returns its status. {@code written[0]} gets the data bytes given to the driver. */

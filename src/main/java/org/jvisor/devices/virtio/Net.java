@@ -18,6 +18,10 @@ import org.jvisor.sys.Tap;
  * receives them the same way from the host, so a TCP stream costs the guest a fraction of the
  * per-packet work. A reader thread takes frames from the TAP into a bounded queue; the worker
  * moves them into the guest's receive buffers.
+ *
+ * <p>Rate limits (bytes per second, each way) hold frames in their ring or in the backlog rather
+ * than drop them, so TCP slows to the limit instead of retransmitting; the worker never sleeps
+ * for them (it serves both queues), it has itself kicked again when the tokens are there.
  */
 public final class Net implements VirtioDevice {
     static final long F_CSUM = 1L, F_GUEST_CSUM = 1L << 1, F_MAC = 1L << 5, F_GUEST_TSO4 = 1L << 7, F_GUEST_TSO6 = 1L << 8,
@@ -32,11 +36,22 @@ public final class Net implements VirtioDevice {
     private final Thread reader;
     private volatile boolean closed;
     private byte[] pending; // a frame that found no receive buffer yet (worker thread only)
+    private final Throttle rxLimit, txLimit;
+    private final java.util.concurrent.atomic.AtomicBoolean[] rekickPending = {new java.util.concurrent.atomic.AtomicBoolean(), new java.util.concurrent.atomic.AtomicBoolean()};
+    // one writer each (the worker, or the reader for drops); volatile so the control API reads current values
+    private volatile long rxPackets, rxBytes, txPackets, txBytes, rxDropped, txDropped, rxThrottled, txThrottled;
 
     public Net(Tap tap, byte[] mac) {
+        this(tap, mac, new Throttle(0, 0), new Throttle(0, 0));
+    }
+
+    /** A NIC whose frames to the guest wait for {@code rxLimit}'s tokens, and frames from it for {@code txLimit}'s. */
+    public Net(Tap tap, byte[] mac, Throttle rxLimit, Throttle txLimit) {
         if (mac.length != 6) throw new IllegalArgumentException("MAC address needs 6 bytes");
         this.tap = tap;
         this.mac = mac.clone();
+        this.rxLimit = rxLimit;
+        this.txLimit = txLimit;
         this.reader = Thread.ofPlatform().daemon().name("tap-" + tap.name()).start(this::readLoop);
     }
 
@@ -146,10 +161,31 @@ public final class Net implements VirtioDevice {
         else receive(queue);
     }
 
+    /** Has queue {@code q} served again in {@code nanos} (once, however often the limit is hit meanwhile). */
+    private void later(int q, long nanos) {
+        if (!rekickPending[q].compareAndSet(false, true)) return;
+        Thread.ofVirtual().start(() -> {
+            java.util.concurrent.locks.LockSupport.parkNanos(nanos);
+            rekickPending[q].set(false);
+            if (!closed) kick.accept(q);
+        });
+    }
+
     private void transmit(Virtqueue q) throws VirtioException {
-        for (Chain c; (c = q.pop()) != null; ) {
+        for (;;) {
+            long wait = txLimit.delayNanos();
+            if (wait > 0) {
+                if (q.hasAvailable()) {
+                    txThrottled = txThrottled + 1;
+                    later(TX, wait);
+                }
+                return;
+            }
+            Chain c = q.pop();
+            if (c == null) return;
             long len = c.readableBytes();
-            if (len >= Tap.VNET_HDR && len <= txBuffer.byteSize()) {
+            if (len < Tap.VNET_HDR || len > txBuffer.byteSize()) txDropped = txDropped + 1;
+            else {
                 long at = 0;
                 for (java.nio.ByteBuffer b : c.slices(false, 0, len)) {
                     MemorySegment.copy(MemorySegment.ofBuffer(b), 0, txBuffer, at, b.remaining());
@@ -157,8 +193,12 @@ public final class Net implements VirtioDevice {
                 }
                 try {
                     tap.write(txBuffer, len);
+                    txPackets = txPackets + 1;
+                    txBytes = txBytes + (len - Tap.VNET_HDR);
+                    txLimit.take(len - Tap.VNET_HDR);
                 } catch (NativeException e) {
                     // The host side went away: the frame is lost, as on a cable pulled out.
+                    txDropped = txDropped + 1;
                 }
             }
             q.push(c, 0);
@@ -167,6 +207,13 @@ public final class Net implements VirtioDevice {
 
     private void receive(Virtqueue q) throws VirtioException {
         for (;;) {
+            if (pending == null && received.isEmpty()) return;
+            long wait = rxLimit.delayNanos();
+            if (wait > 0) {
+                rxThrottled = rxThrottled + 1;
+                later(RX, wait);
+                return;
+            }
             byte[] frame = pending != null ? pending : received.poll();
             if (frame == null) return;
             Chain c = q.pop();
@@ -179,8 +226,28 @@ public final class Net implements VirtioDevice {
             frame[10] = 1;
             frame[11] = 0;
             int n = (int) Math.min(frame.length, c.writableBytes());
+            if (n < frame.length) rxDropped = rxDropped + 1; // a buffer too small for the frame: the driver sees it cut and drops it
+            else {
+                rxPackets = rxPackets + 1;
+                rxBytes = rxBytes + (frame.length - Tap.VNET_HDR);
+            }
+            rxLimit.take(frame.length - Tap.VNET_HDR);
             q.push(c, c.write(0, frame, 0, n));
         }
+    }
+
+    @Override
+    public java.util.Map<String, Object> counters() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("rxPackets", rxPackets);
+        m.put("rxBytes", rxBytes);
+        m.put("txPackets", txPackets);
+        m.put("txBytes", txBytes);
+        m.put("rxDropped", rxDropped);
+        m.put("txDropped", txDropped);
+        m.put("rxThrottled", rxThrottled);
+        m.put("txThrottled", txThrottled);
+        return m;
     }
 
     @Override

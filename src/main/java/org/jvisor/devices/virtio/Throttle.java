@@ -7,7 +7,9 @@ import java.util.function.LongSupplier;
  * second (0: no limit), each holding at most a tenth of a second of its rate, as QEMU's
  * throttle groups and Firecracker's rate limiters do. {@link #acquire} waits until both allow a
  * request; the wait happens on the device's worker thread, so the guest's requests queue in the
- * ring and the vCPU runs on.
+ * ring and the vCPU runs on. A device that serves more than one queue on its worker (virtio-net)
+ * must not sleep there: it asks {@link #delayNanos}, comes back later, and {@link #take}s the
+ * tokens of what it sent.
  */
 public final class Throttle {
     /** Sleeps the given nanoseconds (the real one parks the thread; tests pass their own clock). */
@@ -44,14 +46,26 @@ public final class Throttle {
     /** Waits until one request of {@code bytes} may go (no bucket in debt), and takes its tokens: a large request puts the byte bucket in debt, which the next one waits out. */
     public void acquire(long bytes) {
         if (!limited()) return;
-        refill();
-        long wait = 0;
-        if (iops > 0 && ioTokens < 1) wait = Math.max(wait, (long) ((1 - ioTokens) * SECOND / iops));
-        if (bps > 0 && byteTokens < 0) wait = Math.max(wait, (long) (-byteTokens * SECOND / bps));
+        long wait = delayNanos();
         if (wait > 0) {
             sleeper.sleep(wait);
             refill();
         }
+        take(bytes);
+    }
+
+    /** Nanoseconds until the next request may go (0: now); takes no tokens. */
+    public long delayNanos() {
+        if (!limited()) return 0;
+        refill();
+        long wait = 0;
+        if (iops > 0 && ioTokens < 1) wait = Math.max(wait, (long) Math.ceil((1 - ioTokens) * SECOND / iops));
+        if (bps > 0 && byteTokens < 0) wait = Math.max(wait, (long) Math.ceil(-byteTokens * SECOND / bps));
+        return wait;
+    }
+
+    /** Takes the tokens of one request of {@code bytes} that went. */
+    public void take(long bytes) {
         if (iops > 0) ioTokens -= 1;
         if (bps > 0) byteTokens -= bytes;
     }

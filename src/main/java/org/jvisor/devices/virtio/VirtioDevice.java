@@ -61,6 +61,11 @@ public interface VirtioDevice extends AutoCloseable {
     default void restoreState(Record state, java.util.function.IntFunction<Virtqueue> rings) throws VirtioException {
     }
 
+    /** What the device counted (requests, bytes, packets, a latency histogram) for the control API; empty when it counts nothing. */
+    default java.util.Map<String, Object> counters() {
+        return java.util.Map.of();
+    }
+
     /** The machine is going away: release host resources (files, taps). */
     @Override
     default void close() {

@@ -66,6 +66,11 @@ public final class Virtqueue {
         return size;
     }
 
+    /** Whether the driver has offered a chain not yet popped (asks for no notification, unlike {@link #pop}). */
+    public boolean hasAvailable() {
+        return ((mem.read16(avail + 2) - lastAvail) & 0xFFFF) != 0;
+    }
+
     /** The next available chain, or null when the driver has offered nothing new. */
     public Chain pop() throws VirtioException {
         int availIdx = mem.read16(avail + 2);

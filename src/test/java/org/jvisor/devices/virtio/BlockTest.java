@@ -16,6 +16,7 @@ class BlockTest {
     @TempDir Path dir;
     Path image;
     FakeDriver d;
+    Block block;
     int done;
 
     @BeforeEach
@@ -32,7 +33,8 @@ class BlockTest {
     }
 
     void start(boolean readOnly) {
-        d = new FakeDriver(new Block(uncheck(readOnly), readOnly, "serial-123"), 16);
+        block = new Block(uncheck(readOnly), readOnly, "serial-123");
+        d = new FakeDriver(block, 16);
         d.start(0);
     }
 
@@ -114,5 +116,29 @@ class BlockTest {
         assertEquals(Block.S_IOERR, request(Block.T_OUT, 0, 512, false));
         assertEquals(Block.S_OK, request(Block.T_IN, 0, 512, true));
         assertEquals(Block.S_OK, request(Block.T_FLUSH, 0, 0, false));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void countersAndLatencyHistogramCountEveryRequest() throws Exception {
+        start(false);
+        Block b = block;
+        assertEquals(Block.S_OK, request(Block.T_IN, 0, 4096, true));
+        assertEquals(Block.S_OK, request(Block.T_IN, 8, 512, true));
+        assertEquals(Block.S_OK, request(Block.T_OUT, 16, 1024, false));
+        assertEquals(Block.S_OK, request(Block.T_FLUSH, 0, 0, false));
+        assertEquals(Block.S_IOERR, request(Block.T_IN, 2047, 1024, true));
+        var c = b.counters();
+        assertEquals(3L, c.get("readRequests"));
+        assertEquals(1L, c.get("writeRequests"));
+        assertEquals(1L, c.get("flushRequests"));
+        assertEquals(1L, c.get("failedRequests"));
+        assertEquals(4608L, c.get("readBytes"), "a failed read moves no bytes");
+        assertEquals(1024L, c.get("writtenBytes"));
+        var latency = (java.util.Map<String, Object>) c.get("latency");
+        long[] counts = (long[]) latency.get("counts");
+        assertEquals(LatencyHistogram.BOUNDS_SECONDS.length + 1, counts.length);
+        assertEquals(5, java.util.Arrays.stream(counts).sum());
+        assertEquals(true, (double) latency.get("sumSeconds") > 0);
     }
 }

@@ -44,4 +44,20 @@ class ThrottleTest {
         for (int i = 0; i < 11; i++) t.acquire(512);
         assertTrue(c.slept > 0, "the 11th request in a row waits");
     }
+
+    @Test
+    void delayNanosTellsHowLongToWaitWithoutTakingTokens() {
+        FakeClock c = new FakeClock();
+        Throttle t = new Throttle(0, 1_000_000, () -> c.now, n -> { throw new AssertionError("the non-blocking path never sleeps"); });
+        assertEquals(0, t.delayNanos(), "the burst goes at once");
+        t.take(300_000); // 0.1 s of burst, then 0.2 s of debt
+        long wait = t.delayNanos();
+        assertTrue(Math.abs(wait - 200_000_000L) < 1_000_000, "debt of 200 kB at 1 MB/s waits " + wait + " ns");
+        assertEquals(wait, t.delayNanos(), "asking takes nothing");
+        c.now += wait;
+        assertEquals(0, t.delayNanos());
+        Throttle none = new Throttle(0, 0, () -> c.now, n -> { });
+        none.take(1L << 40);
+        assertEquals(0, none.delayNanos());
+    }
 }
