@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The {@code jvisor} command line. */
 @Command(name = "jvisor", mixinStandardHelpOptions = true, version = "jvisor 0.1.0",
         description = "A hypervisor platform in Java: runs x86-64 virtual machines on its own software CPU.",
-        subcommands = {RunCommand.class, CtlCommand.class, ImageCommand.class, KitCommand.class, DaemonCommand.class, VmCommand.class, TokenCommand.class,
+        subcommands = {RunCommand.class, CtlCommand.class, ImageCommand.class, KitCommand.class, DaemonCommand.class, VmCommand.class, GroupCommand.class, TokenCommand.class,
                 StorageCommands.Pool.class, StorageCommands.Volume.class, StorageCommands.Task.class})
 public final class Main implements Callable<Integer> {
     @Override

@@ -71,6 +71,9 @@ final class VmCommand implements Callable<Integer> {
         @Option(names = "--memory-limit", paramLabel = "SIZE", description = "the VMM's memory ceiling (at least the RAM + 512M)") String memoryLimit;
         @Option(names = "--cpu-alert", paramLabel = "PERCENT", description = "alert when the VMM's CPU use passes this (% of a core; 0: none)") Double cpuAlert;
         @Option(names = "--ready-alert", paramLabel = "PERCENT", description = "alert when its CPU ready time passes this % (0: none)") Double readyAlert;
+        @Option(names = "--disk-latency-alert", paramLabel = "MS", description = "alert when its disks' mean request latency passes this (ms; 0: none)") Double diskLatencyAlert;
+        @Option(names = "--memory-reservation", paramLabel = "SIZE", description = "memory the host keeps for it while it runs (a start that cannot have it is refused)") String memoryReservation;
+        @Option(names = "--group", paramLabel = "GROUP", description = "the resource group it belongs to (jvisor group list; \"\" for none)") String group;
 
         void into(Map<String, Object> m) throws DaemonClient.Failure {
             if (cpuLimit != null) m.put("cpuLimit", cpuLimit);
@@ -78,6 +81,9 @@ final class VmCommand implements Callable<Integer> {
             if (memoryLimit != null) m.put("memoryLimitBytes", size(memoryLimit));
             if (cpuAlert != null) m.put("cpuAlertPercent", cpuAlert);
             if (readyAlert != null) m.put("readyAlertPercent", readyAlert);
+            if (diskLatencyAlert != null) m.put("diskLatencyAlertMs", diskLatencyAlert);
+            if (memoryReservation != null) m.put("memoryReservationBytes", size(memoryReservation));
+            if (group != null) m.put("group", group);
         }
     }
 
@@ -114,7 +120,8 @@ final class VmCommand implements Callable<Integer> {
         @Option(names = "--initrd", description = "initramfs, an absolute path") Path initrd;
         @Option(names = "--cmdline", description = "kernel command line") String cmdline;
         @Option(names = "--disk", paramLabel = "PATH|POOL:VOLUME[,readonly=on][,iops=N][,bps=SIZE]", description = "a disk: an image file, or a pool's volume, with optional I/O limits (repeatable)") List<String> disks = new ArrayList<>();
-        @Option(names = "--nic", paramLabel = "TAP[,mac=M]", description = "a virtio-net NIC on an existing TAP interface (repeatable)") List<String> nics = new ArrayList<>();
+        @Option(names = "--nic", paramLabel = "TAP[,mac=M][,bps|rx-bps|tx-bps=SIZE]",
+                description = "a virtio-net NIC on an existing TAP interface, optionally rate-limited in bytes per second (repeatable)") List<String> nics = new ArrayList<>();
         @Option(names = "--balloon", description = "a virtio-balloon device") boolean balloon;
         @Option(names = "--rng", description = "a virtio-rng device") boolean rng;
         @Option(names = "--autostart", description = "start the VM when the daemon starts") boolean autostart;
@@ -160,12 +167,7 @@ final class VmCommand implements Callable<Integer> {
             }
             if (!ds.isEmpty()) spec.put("disks", ds);
             List<Map<String, Object>> ns = new ArrayList<>();
-            for (String n : nics) {
-                String[] parts = n.split(",mac=", 2);
-                Map<String, Object> m = new LinkedHashMap<>(Map.of("tap", parts[0]));
-                if (parts.length == 2) m.put("mac", parts[1]);
-                ns.add(m);
-            }
+            for (String n : nics) ns.add(nic(n));
             if (!ns.isEmpty()) spec.put("nics", ns);
             if (balloon) spec.put("balloon", true);
             if (rng) spec.put("rng", true);
@@ -179,6 +181,27 @@ final class VmCommand implements Callable<Integer> {
         void print(JsonNode answer, PrintStream out) {
             out.println("created VM '" + answer.get("name").asText() + "' (start it with: jvisor vm start " + answer.get("name").asText() + ")");
         }
+    }
+
+    /** One --nic: TAP[,mac=M][,bps|rx-bps|tx-bps=SIZE] as the API's Nic (rx: to the guest). */
+    static Map<String, Object> nic(String n) throws DaemonClient.Failure {
+        String[] parts = n.split(",");
+        Map<String, Object> m = new LinkedHashMap<>(Map.of("tap", parts[0]));
+        for (int i = 1; i < parts.length; i++) {
+            String[] kv = parts[i].split("=", 2);
+            String v = kv.length == 2 ? kv[1] : "";
+            switch (kv[0]) {
+                case "mac" -> m.put("mac", v);
+                case "bps" -> {
+                    m.put("rxBps", size(v));
+                    m.put("txBps", size(v));
+                }
+                case "rx-bps" -> m.put("rxBps", size(v));
+                case "tx-bps" -> m.put("txBps", size(v));
+                default -> throw new DaemonClient.Failure("--nic " + n + ": unknown option '" + kv[0] + "' (mac, bps, rx-bps, tx-bps)");
+            }
+        }
+        return m;
     }
 
     static long size(String s) throws DaemonClient.Failure {
@@ -267,7 +290,7 @@ final class VmCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "set", description = "Change a VM's definition; a running VM takes the change at its next start.")
+    @Command(name = "set", description = "Change a VM's definition; a running VM takes limits, reservation, group and alerts at once, the rest at its next start.")
     static final class Set extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
         @Option(names = "--memory") String memory;
@@ -284,7 +307,7 @@ final class VmCommand implements Callable<Integer> {
             if (autostart != null) patch.put("autostart", autostart);
             if (restart != null) patch.put("restart", restart);
             limits.into(patch);
-            if (patch.isEmpty()) throw new DaemonClient.Failure("nothing to change: give --memory, --cmdline, --autostart or --restart");
+            if (patch.isEmpty()) throw new DaemonClient.Failure("nothing to change: give --memory, --cmdline, --autostart, --restart or a limit (jvisor vm set --help)");
             return c.send("PATCH", path(name), patch);
         }
 

@@ -54,7 +54,7 @@ public final class DaemonApi {
 
     /** GET /host: this host, and how much of it the VMs were promised. */
     public record HostView(String version, int cpus, long memoryBytes, int vms, int running, int vcpusRunning, long memoryRunningBytes,
-                           double cpuOvercommit, double memoryOvercommit) {}
+                           double cpuOvercommit, double memoryOvercommit, long memoryReservedBytes) {}
 
     /** POST /pools' body. */
     public record PoolRequest(String name, String path, Double reservePercent) {}
@@ -112,6 +112,7 @@ public final class DaemonApi {
     private final Storage storage;
     private final Tasks tasks;
     private final Snapshots snapshots;
+    private final ResourceGroups groups;
     private volatile Monitor monitor;
     private final List<Route> routes = new ArrayList<>();
     /** One lock per VM name: create, start, update and delete of one VM do not interleave. */
@@ -125,6 +126,7 @@ public final class DaemonApi {
         this.storage = storage;
         this.tasks = tasks;
         this.snapshots = snapshots;
+        this.groups = new ResourceGroups(store, supervisor);
         route("GET", "/openapi.json", null, (p, b) -> new Reply(200, "application/json", openApi()));
         route("GET", "/host", Role.AUDITOR, (p, b) -> ok(host()));
         route("GET", "/vms", Role.AUDITOR, (p, b) -> {
@@ -251,6 +253,15 @@ public final class DaemonApi {
         route("GET", "/vms/{name}/console/ws", Role.OPERATOR, (p, b) -> {
             row(p);
             throw new ApiError(400, "this is the console as a WebSocket: connect with an Upgrade: websocket request");
+        });
+        route("GET", "/groups", Role.AUDITOR, (p, b) -> ok(groups.list()));
+        route("POST", "/groups", Role.ADMIN, (p, b) -> new Reply(201, "application/json", JSON.writeValueAsString(groups.create(parse(b, GroupSpec.class)))));
+        route("GET", "/groups/{group}", Role.AUDITOR, (p, b) -> ok(groups.get(p.get("group"))));
+        route("PATCH", "/groups/{group}", Role.ADMIN, (p, b) -> ok(groups.update(p.get("group"), parse(b, GroupSpec.class))));
+        route("DELETE", "/groups/{group}", Role.ADMIN, (p, b) -> {
+            noBody(b);
+            groups.delete(p.get("group"));
+            return done();
         });
         route("GET", "/alerts", Role.AUDITOR, (p, b) -> ok(monitor == null ? List.of() : monitor.standing()));
         route("GET", "/events", Role.AUDITOR, (p, b) -> ok(store.events(200)));
@@ -387,7 +398,9 @@ public final class DaemonApi {
         String name = spec.name();
         if (!supervisor.active(name)) throw new ApiError(409, "VM '" + name + "' is not running: only a running VM migrates (a stopped one is its definition and disks)");
         if (!store.snapshots(name).isEmpty()) throw new ApiError(409, "VM '" + name + "' has snapshots, which stay on this host: delete them first");
-        VmSpec resolved = supervisor.resolve(spec).withLimits(spec.cpuLimit(), spec.cpuShares(), spec.memoryLimitBytes());
+        VmSpec.Copy moving = supervisor.resolve(spec).copy().live(spec);
+        moving.group = null; // resource groups are this host's: the far daemon places it in its own
+        VmSpec resolved = moving.build();
         Store.TaskRow t = tasks.start("migrate", "vm " + name + " -> " + r.url(), h -> {
             java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
             java.net.http.HttpResponse<String> a = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(r.url() + PREFIX + "/vms/incoming"))
@@ -621,6 +634,7 @@ public final class DaemonApi {
         VmSpec spec = parse(body, VmSpec.class);
         Map<String, String> bad = spec.problems();
         checkVolumes(spec, bad);
+        checkGroup(spec, bad);
         if (!bad.isEmpty()) throw new ApiError(400, "the VM definition has errors", bad);
         spec = spec.withDefaults();
         synchronized (lock(spec.name())) {
@@ -641,17 +655,32 @@ public final class DaemonApi {
                     or(patch.initrd(), o.initrd()), or(patch.cmdline(), o.cmdline()), or(patch.disks(), o.disks()), or(patch.balloon(), o.balloon()),
                     or(patch.rng(), o.rng()), or(patch.autostart(), o.autostart()), or(patch.restart(), o.restart()), o.template(),
                     or(patch.cpuLimit(), o.cpuLimit()), or(patch.cpuShares(), o.cpuShares()), or(patch.memoryLimitBytes(), o.memoryLimitBytes()),
-                    or(patch.cpuAlertPercent(), o.cpuAlertPercent()), or(patch.readyAlertPercent(), o.readyAlertPercent()), or(patch.nics(), o.nics()));
+                    or(patch.cpuAlertPercent(), o.cpuAlertPercent()), or(patch.readyAlertPercent(), o.readyAlertPercent()), or(patch.nics(), o.nics()),
+                    or(patch.group(), o.group()), or(patch.memoryReservationBytes(), o.memoryReservationBytes()), or(patch.diskLatencyAlertMs(), o.diskLatencyAlertMs()));
             if (patch.template() != null && !patch.template().equals(o.template())) {
                 throw new ApiError(400, "bad request", Map.of("template", "use POST /vms/{name}/template to make a template (a template stays one)"));
             }
             Map<String, String> bad = merged.problems();
             checkVolumes(merged, bad);
+            checkGroup(merged, bad);
             if (!bad.isEmpty()) throw new ApiError(400, "the VM definition has errors", bad);
-            store.updateVm(merged.withDefaults());
-            store.event(name, "updated", "definition changed");
-            if (supervisor.active(name)) supervisor.applyLimits(merged.withDefaults()); // limits change at once; the rest at the next start
+            synchronized (supervisor.admission) {
+                if (supervisor.active(name)) {
+                    String why = supervisor.admit(merged.withDefaults());
+                    if (why != null) throw new ApiError(409, "VM '" + name + "' runs, and cannot change so: " + why);
+                }
+                store.updateVm(merged.withDefaults());
+                store.event(name, "updated", "definition changed");
+                if (supervisor.active(name)) supervisor.applyLimits(merged.withDefaults()); // limits change at once; the rest at the next start
+            }
             return ok(view(store.vm(name).orElseThrow(), false));
+        }
+    }
+
+    /** A VM's group must exist ("" takes it out of its group). */
+    private void checkGroup(VmSpec spec, Map<String, String> bad) throws SQLException {
+        if (spec.group() != null && !spec.group().isEmpty() && !bad.containsKey("group") && store.group(spec.group()).isEmpty()) {
+            bad.put("group", "no resource group named '" + spec.group() + "' (POST /groups makes one)");
         }
     }
 
@@ -693,7 +722,8 @@ public final class DaemonApi {
         }
         int cpus = Runtime.getRuntime().availableProcessors();
         long hostMem = HostFacts.memoryBytes();
-        return new HostView("0.1.0", cpus, hostMem, vms.size(), running, vcpus, mem, (double) vcpus / cpus, hostMem == 0 ? 0 : (double) mem / hostMem);
+        return new HostView("0.1.0", cpus, hostMem, vms.size(), running, vcpus, mem, (double) vcpus / cpus, hostMem == 0 ? 0 : (double) mem / hostMem,
+                Admission.promised(supervisor.runningSpecs(null), groups.all(), null));
     }
 
     // ---- JSON ----

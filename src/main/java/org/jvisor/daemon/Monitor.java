@@ -14,8 +14,10 @@ import java.util.stream.Stream;
  * Watches each running VM's VMM against its alert thresholds every {@link #INTERVAL_MILLIS}: CPU
  * (the VMM's CPU time per wall time, in percent of one core) and CPU ready (time its threads
  * were runnable but waited for a host CPU, from /proc's schedstat: vSphere's "CPU ready",
- * libvirt's vcpu delay). Crossing a threshold raises an "alert" event, going back below it an
- * "alert-cleared" one; the alerts standing now are listed by GET /alerts.
+ * libvirt's vcpu delay), and disk latency (the mean time of the requests of all its disks that
+ * completed in the interval, from the VMM's counters). Crossing a threshold raises an "alert"
+ * event, going back below it an "alert-cleared" one; the alerts standing now are listed by GET
+ * /alerts.
  */
 final class Monitor implements AutoCloseable {
     static final long INTERVAL_MILLIS = 2000;
@@ -23,7 +25,9 @@ final class Monitor implements AutoCloseable {
     /** An alert that stands: which VM, what, the threshold and the last value. */
     public record Alert(String vm, String metric, double threshold, double value, String since) {}
 
-    private record Sample(long nanos, double cpuSeconds, double readySeconds) {}
+    private record Sample(long nanos, double cpuSeconds, double readySeconds, double diskSeconds, long diskRequests) {}
+
+    private static final List<String> METRICS = List.of("cpu", "ready", "disk-latency");
 
     private final Store store;
     private final Supervisor supervisor;
@@ -76,18 +80,39 @@ final class Monitor implements AutoCloseable {
             Long pid = pids.get(vm);
             if (pid == null) {
                 last.remove(vm);
-                clear(vm, "cpu");
-                clear(vm, "ready");
+                for (String m : METRICS) clear(vm, m);
                 continue;
             }
-            Sample now = new Sample(System.nanoTime(), HostFacts.cpuSeconds(pid), readySeconds(pid));
+            double[] disk = diskTotals(vm, r.spec().diskLatencyAlertMs());
+            Sample now = new Sample(System.nanoTime(), HostFacts.cpuSeconds(pid), readySeconds(pid), disk[0], (long) disk[1]);
             Sample before = last.put(vm, now);
             if (before == null) continue;
             double wall = (now.nanos() - before.nanos()) / 1e9;
             if (wall <= 0) continue;
             judge(vm, "cpu", r.spec().cpuAlertPercent(), 100 * (now.cpuSeconds() - before.cpuSeconds()) / wall);
             judge(vm, "ready", r.spec().readyAlertPercent(), 100 * (now.readySeconds() - before.readySeconds()) / wall);
+            long requests = now.diskRequests() - before.diskRequests();
+            // an idle disk has no latency: a standing alert stays until requests are fast again
+            if (requests > 0) judge(vm, "disk-latency", r.spec().diskLatencyAlertMs(), 1000 * (now.diskSeconds() - before.diskSeconds()) / requests);
+            else if (r.spec().diskLatencyAlertMs() == null || r.spec().diskLatencyAlertMs() <= 0) clear(vm, "disk-latency");
         }
+    }
+
+    /** The sum of request seconds and the count of requests of all the VM's disks, when it has a threshold to judge them by. */
+    private double[] diskTotals(String vm, Double threshold) {
+        double seconds = 0, count = 0;
+        if (threshold == null || threshold <= 0) return new double[] {0, 0};
+        try {
+            for (var d : supervisor.call(vm, "GET", "/vm.info", null, "read its disk counters").path("devices")) {
+                var lat = d.path("stats").path("latency");
+                if (lat.isMissingNode()) continue;
+                seconds += lat.path("sumSeconds").asDouble();
+                for (var c : lat.path("counts")) count += c.asLong();
+            }
+        } catch (Supervisor.Refused | RuntimeException e) {
+            // starting or ending: no figures this time
+        }
+        return new double[] {seconds, count};
     }
 
     private void judge(String vm, String metric, Double threshold, double value) throws SQLException {
@@ -100,7 +125,8 @@ final class Monitor implements AutoCloseable {
         if (value > threshold) {
             if (a == null) {
                 standing.put(key, new Alert(vm, metric, threshold, value, java.time.Instant.now().toString()));
-                String msg = String.format("%s at %.0f %% is above its threshold of %.0f %%", metric, value, threshold);
+                String unit = unit(metric);
+                String msg = String.format("%s at %.0f %s is above its threshold of %.0f %s", metric, value, unit, threshold, unit);
                 store.event(vm, "alert", msg);
                 System.err.println("jvisord: alert: " + vm + ": " + msg);
             } else {
@@ -108,8 +134,13 @@ final class Monitor implements AutoCloseable {
             }
         } else if (a != null) {
             standing.remove(key);
-            store.event(vm, "alert-cleared", String.format("%s back at %.0f %% (threshold %.0f %%)", metric, value, threshold));
+            String unit = unit(metric);
+            store.event(vm, "alert-cleared", String.format("%s back at %.0f %s (threshold %.0f %s)", metric, value, unit, threshold, unit));
         }
+    }
+
+    private static String unit(String metric) {
+        return metric.equals("disk-latency") ? "ms" : "%";
     }
 
     private void clear(String vm, String metric) throws SQLException {

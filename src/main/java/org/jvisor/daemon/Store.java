@@ -38,6 +38,9 @@ public final class Store implements AutoCloseable {
             """
             CREATE TABLE snapshots (vm TEXT NOT NULL, name TEXT NOT NULL, created TEXT NOT NULL, memory INTEGER NOT NULL,
                                     state_path TEXT, disks TEXT NOT NULL, PRIMARY KEY (vm, name));
+            """,
+            """
+            CREATE TABLE groups (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created TEXT NOT NULL);
             """);
 
     private final Connection db;
@@ -249,6 +252,60 @@ public final class Store implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    // ---- resource groups ----
+
+    public record GroupRow(GroupSpec spec, String created) {}
+
+    /** Adds a group; false when the name is taken. */
+    public synchronized boolean insertGroup(GroupSpec g) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("INSERT OR IGNORE INTO groups (name, spec, created) VALUES (?, ?, ?)")) {
+            p.setString(1, g.name());
+            p.setString(2, json(g));
+            p.setString(3, now());
+            return p.executeUpdate() == 1;
+        }
+    }
+
+    public synchronized void updateGroup(GroupSpec g) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("UPDATE groups SET spec = ? WHERE name = ?")) {
+            p.setString(1, json(g));
+            p.setString(2, g.name());
+            p.executeUpdate();
+        }
+    }
+
+    public synchronized List<GroupRow> groups() throws SQLException {
+        List<GroupRow> out = new ArrayList<>();
+        try (Statement s = db.createStatement(); ResultSet r = s.executeQuery("SELECT spec, created FROM groups ORDER BY name")) {
+            while (r.next()) out.add(groupRow(r));
+        }
+        return out;
+    }
+
+    public synchronized Optional<GroupRow> group(String name) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("SELECT spec, created FROM groups WHERE name = ?")) {
+            p.setString(1, name);
+            try (ResultSet r = p.executeQuery()) {
+                return r.next() ? Optional.of(groupRow(r)) : Optional.empty();
+            }
+        }
+    }
+
+    private static GroupRow groupRow(ResultSet r) throws SQLException {
+        try {
+            return new GroupRow(JSON.readValue(r.getString(1), GroupSpec.class), r.getString(2));
+        } catch (IOException e) {
+            throw new SQLException("a group definition in the database is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    public synchronized boolean deleteGroup(String name) throws SQLException {
+        try (PreparedStatement p = db.prepareStatement("DELETE FROM groups WHERE name = ?")) {
+            p.setString(1, name);
+            return p.executeUpdate() == 1;
+        }
     }
 
     // ---- pools ----

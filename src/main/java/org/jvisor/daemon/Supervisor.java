@@ -181,16 +181,21 @@ public final class Supervisor implements AutoCloseable {
             // A JVM sizes its heap from the RAM it sees at start, before it is put in its cgroup: tell it the limit.
             if (spec.memoryLimitBytes() != null) cmd.add(cmd.indexOf("-cp"), "-XX:MaxRAM=" + (spec.memoryLimitBytes() - spec.memoryBytes()));
             cmd.addAll(List.of("--api-socket", rd.socket().toString(), "--exit-file", rd.exitFile().toString()));
-            Process proc = new ProcessBuilder(cmd).directory(rd.dir().toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(rd.console().toFile()))
-                    .redirectError(ProcessBuilder.Redirect.appendTo(rd.log().toFile()))
-                    .start();
-            ProcessHandle h = proc.toHandle();
+            ProcessHandle h;
             String specJson = JSON.writeValueAsString(spec);
-            rd.writeStatus(new RunDir.Status(h.pid(), HostFacts.startTicks(h.pid()), specJson));
-            in.process = h;
-            in.startedSpec = specJson;
+            synchronized (admission) { // two starts at once must not both take the last of the memory they reserve
+                String refused = admit(spec);
+                if (refused != null) throw new Refused(409, "VM '" + spec.name() + "' cannot start: " + refused);
+                Process proc = new ProcessBuilder(cmd).directory(rd.dir().toFile())
+                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                        .redirectOutput(ProcessBuilder.Redirect.appendTo(rd.console().toFile()))
+                        .redirectError(ProcessBuilder.Redirect.appendTo(rd.log().toFile()))
+                        .start();
+                h = proc.toHandle();
+                rd.writeStatus(new RunDir.Status(h.pid(), HostFacts.startTicks(h.pid()), specJson));
+                in.process = h;
+                in.startedSpec = specJson;
+            }
             in.crashConsole = null;
             in.stopping = false;
             in.state = "starting";
@@ -306,10 +311,56 @@ public final class Supervisor implements AutoCloseable {
     }
 
     private void setLimits(Instance in, VmSpec spec, long pid) {
-        boolean any = spec.cpuLimit() != null && spec.cpuLimit() > 0 || spec.cpuShares() != null || spec.memoryLimitBytes() != null;
-        String why = cgroups.apply(spec.name(), pid, spec.cpuLimit(), spec.cpuShares(), spec.memoryLimitBytes());
+        GroupSpec g = null;
+        if (Admission.grouped(spec)) {
+            try {
+                g = store.group(spec.group()).map(Store.GroupRow::spec).orElse(null);
+            } catch (SQLException e) {
+                g = null;
+            }
+        }
+        Cgroups.Limits own = Cgroups.Limits.of(spec), groupLimits = g == null ? null : Cgroups.Limits.of(g);
+        boolean any = own.any() || groupLimits != null && groupLimits.any();
+        String why = cgroups.apply(spec.name(), pid, own, g == null ? null : g.name(), groupLimits);
         in.limits = why != null ? why : any ? "enforced" : "none";
         if (why != null && any) event(spec.name(), "limits-not-enforced", why);
+    }
+
+    /** Held while a reservation is checked and taken (a start, a change of a running VM or a group). */
+    final Object admission = new Object();
+
+    /** Null if the VM's memory reservation fits beside the running VMs' and the groups' (see {@link Admission}), else why not. */
+    String admit(VmSpec spec) {
+        try {
+            Map<String, GroupSpec> groups = new java.util.HashMap<>();
+            for (Store.GroupRow g : store.groups()) groups.put(g.spec().name(), g.spec());
+            return Admission.check(spec, runningSpecs(spec.name()), groups, HostFacts.memoryBytes());
+        } catch (SQLException e) {
+            return "the daemon's database failed: " + e.getMessage();
+        }
+    }
+
+    /** The definitions the running VMs (all but {@code except}) run with, limits as they are now. */
+    List<VmSpec> runningSpecs(String except) {
+        List<VmSpec> out = new ArrayList<>();
+        for (Instance in : instances.values()) {
+            if (in.name.equals(except) || in.process == null || HostFacts.dead(in.process) || in.startedSpec == null) continue;
+            try {
+                out.add(JSON.readValue(in.startedSpec, VmSpec.class));
+            } catch (IOException e) {
+                // a status file from an older daemon: no reservation known
+            }
+        }
+        return out;
+    }
+
+    /** A resource group's limits changed: its cgroup takes them at once. Null when done, else why not. */
+    String applyGroup(GroupSpec g) {
+        return cgroups.applyGroup(g.name(), Cgroups.Limits.of(g));
+    }
+
+    void removeGroup(String group) {
+        cgroups.removeGroup(group);
     }
 
     /** A running VM takes its definition's new CPU and memory limits at once. */
@@ -320,7 +371,7 @@ public final class Supervisor implements AutoCloseable {
         setLimits(in, spec, h.pid());
         try {
             VmSpec started = JSON.readValue(in.startedSpec, VmSpec.class);
-            in.startedSpec = JSON.writeValueAsString(started.withLimits(spec.cpuLimit(), spec.cpuShares(), spec.memoryLimitBytes()));
+            in.startedSpec = JSON.writeValueAsString(started.copy().live(spec).build());
         } catch (IOException e) {
             // pendingRestart then shows the limits too
         }
@@ -341,9 +392,9 @@ public final class Supervisor implements AutoCloseable {
         reap(in);
     }
 
-    /** The CPU quota the VM's cgroup holds, in cores (0: none). */
-    public double enforcedCpuLimit(String name) {
-        return cgroups.cpuLimit(name);
+    /** The CPU quota a resource group's cgroup holds, in cores (0: none). */
+    public double enforcedGroupCpuLimit(String group) {
+        return cgroups.groupCpuLimit(group);
     }
 
     /** Reads the VM's state from its VMM now (after a pause or resume), rather than at the watcher's next round. */

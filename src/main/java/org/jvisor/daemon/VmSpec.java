@@ -16,10 +16,18 @@ import java.util.regex.Pattern;
 public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel, String initrd, String cmdline,
                      List<Disk> disks, Boolean balloon, Boolean rng, Boolean autostart, String restart, Boolean template,
                      Double cpuLimit, Integer cpuShares, Long memoryLimitBytes, Double cpuAlertPercent, Double readyAlertPercent,
-                     List<Nic> nics) {
+                     List<Nic> nics, String group, Long memoryReservationBytes, Double diskLatencyAlertMs) {
 
-    /** A virtio-net NIC on a host TAP interface (an existing one by name; the virtual switch comes with the networking issue). */
-    public record Nic(String tap, String mac) {}
+    /**
+     * A virtio-net NIC on a host TAP interface (an existing one by name; the virtual switch comes
+     * with the networking issue), with rate limits in bytes per second of what the guest receives
+     * and sends (null or 0: none).
+     */
+    public record Nic(String tap, String mac, Long rxBps, Long txBps) {
+        public Nic(String tap, String mac) {
+            this(tap, mac, null, null);
+        }
+    }
 
     static final Pattern TAP = Pattern.compile("[A-Za-z0-9_.-]{1,15}"), MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
     public static final int MAX_NICS = 4;
@@ -43,7 +51,43 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         return new VmSpec(name, vcpus == null ? 1 : vcpus, memoryBytes == null ? DEFAULT_MEMORY : memoryBytes, kernel, initrd, cmdline,
                 disks == null ? List.of() : disks.stream().map(d -> new Disk(d.path(), d.readonly() != null && d.readonly(), d.pool(), d.volume(), d.iops(), d.bps())).toList(),
                 balloon != null && balloon, rng != null && rng, autostart != null && autostart, restart == null ? "no" : restart,
-                template != null && template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, nics == null ? List.of() : nics);
+                template != null && template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, nics == null ? List.of() : nics,
+                group == null || group.isEmpty() ? null : group, memoryReservationBytes, diskLatencyAlertMs);
+    }
+
+    /** A copy to change a few fields of (records have no withers). */
+    Copy copy() {
+        return new Copy(this);
+    }
+
+    static final class Copy {
+        String name, kernel, initrd, cmdline, restart, group;
+        Integer vcpus, cpuShares;
+        Long memoryBytes, memoryLimitBytes, memoryReservationBytes;
+        List<Disk> disks;
+        List<Nic> nics;
+        Boolean balloon, rng, autostart, template;
+        Double cpuLimit, cpuAlertPercent, readyAlertPercent, diskLatencyAlertMs;
+
+        Copy(VmSpec s) {
+            name = s.name; vcpus = s.vcpus; memoryBytes = s.memoryBytes; kernel = s.kernel; initrd = s.initrd; cmdline = s.cmdline;
+            disks = s.disks; balloon = s.balloon; rng = s.rng; autostart = s.autostart; restart = s.restart; template = s.template;
+            cpuLimit = s.cpuLimit; cpuShares = s.cpuShares; memoryLimitBytes = s.memoryLimitBytes; cpuAlertPercent = s.cpuAlertPercent;
+            readyAlertPercent = s.readyAlertPercent; nics = s.nics; group = s.group; memoryReservationBytes = s.memoryReservationBytes;
+            diskLatencyAlertMs = s.diskLatencyAlertMs;
+        }
+
+        /** Takes {@code o}'s limits, reservation, group and alert thresholds: what a running VM changes at once. */
+        Copy live(VmSpec o) {
+            cpuLimit = o.cpuLimit; cpuShares = o.cpuShares; memoryLimitBytes = o.memoryLimitBytes; memoryReservationBytes = o.memoryReservationBytes;
+            group = o.group; cpuAlertPercent = o.cpuAlertPercent; readyAlertPercent = o.readyAlertPercent; diskLatencyAlertMs = o.diskLatencyAlertMs;
+            return this;
+        }
+
+        VmSpec build() {
+            return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpuLimit, cpuShares,
+                    memoryLimitBytes, cpuAlertPercent, readyAlertPercent, nics, group, memoryReservationBytes, diskLatencyAlertMs);
+        }
     }
 
     /** Field name to what is wrong with it; empty when the (defaulted) spec is good. */
@@ -94,6 +138,12 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         }
         if (cpuAlertPercent != null && (cpuAlertPercent < 0 || cpuAlertPercent > 100.0 * cores)) p.put("cpuAlertPercent", "0 (none) to " + 100 * cores + " (% of one core)");
         if (readyAlertPercent != null && (readyAlertPercent < 0 || readyAlertPercent > 100.0 * cores)) p.put("readyAlertPercent", "0 (none) to " + 100 * cores);
+        if (diskLatencyAlertMs != null && (diskLatencyAlertMs < 0 || diskLatencyAlertMs > 600_000)) p.put("diskLatencyAlertMs", "0 (none) to 600000 (ms of mean request latency)");
+        if (group != null && !group.isEmpty() && !NAME.matcher(group).matches()) p.put("group", "a resource group's name (\"\" for none)");
+        long most = memoryLimitBytes != null ? memoryLimitBytes : mem + VMM_OVERHEAD;
+        if (memoryReservationBytes != null && (memoryReservationBytes < 0 || memoryReservationBytes > most)) {
+            p.put("memoryReservationBytes", "0 (none) to " + most + " (memoryLimitBytes, or memoryBytes + 512 MiB)");
+        }
         if (nics != null) {
             if (nics.size() > MAX_NICS) p.put("nics", "at most " + MAX_NICS);
             for (int i = 0; i < nics.size(); i++) {
@@ -101,6 +151,9 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
                 if (n == null || n.tap() == null || !TAP.matcher(n.tap()).matches()) p.put("nics[" + i + "].tap", "an existing TAP interface's name: 1-15 letters, digits, '.', '_' or '-'");
                 if (n != null && n.mac() != null && (!MAC.matcher(n.mac()).matches() || (Integer.parseInt(n.mac().substring(0, 2), 16) & 1) != 0)) {
                     p.put("nics[" + i + "].mac", "a unicast MAC like 02:4a:56:00:00:01");
+                }
+                for (Long bps : n == null ? List.<Long>of() : java.util.Arrays.asList(n.rxBps(), n.txBps())) {
+                    if (bps != null && (bps < 0 || bps > (1L << 40))) p.put("nics[" + i + "]", "rxBps and txBps must be 0 (no limit) to 1 TiB/s");
                 }
             }
         }
@@ -116,37 +169,36 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
         else if (!Files.isReadable(f)) p.put(field, "not readable: " + path);
     }
 
-    /** Whether the two differ only in their limits and alert thresholds, which a running VM takes at once. */
+    /** Whether the two differ only in what a running VM takes at once (limits, reservation, group, alert thresholds). */
     boolean sameButLimits(VmSpec o) {
-        return withLimits(null, null, null).withAlerts(null, null).equals(o.withLimits(null, null, null).withAlerts(null, null));
-    }
-
-    VmSpec withAlerts(Double cpu, Double ready) {
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpuLimit, cpuShares,
-                memoryLimitBytes, cpu, ready, nics);
-    }
-
-    VmSpec withLimits(Double cpu, Integer shares, Long mem) {
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, template, cpu, shares, mem, cpuAlertPercent, readyAlertPercent, nics);
+        return copy().live(o).build().equals(o);
     }
 
     /** The same VM under another name with other disks: a clone (never a template, never autostarted). */
     VmSpec cloned(String newName, List<Disk> newDisks) {
         // a clone's NICs get MACs of their own (jvisor's default for each slot) rather than the source's
-        List<Nic> ns = nics == null ? List.of() : nics.stream().map(n -> new Nic(n.tap(), null)).toList();
-        return new VmSpec(newName, vcpus, memoryBytes, kernel, initrd, cmdline, newDisks, balloon, rng, false, restart, false, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, ns);
+        Copy c = copy();
+        c.name = newName;
+        c.disks = newDisks;
+        c.autostart = false;
+        c.template = false;
+        c.nics = nics == null ? List.of() : nics.stream().map(n -> new Nic(n.tap(), null, n.rxBps(), n.txBps())).toList();
+        return c.build();
     }
 
     /** This spec marked as a template (or not). */
     VmSpec asTemplate(boolean t) {
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, disks, balloon, rng, autostart, restart, t, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, nics);
+        Copy c = copy();
+        c.template = t;
+        return c.build();
     }
 
     /** This spec with each pool volume replaced by its path (from {@code poolPath}, pool name to directory). */
     VmSpec resolved(java.util.function.Function<String, String> poolPath) {
-        List<Disk> ds = disks.stream().map(d -> d.path() != null ? d
+        Copy c = copy();
+        c.disks = disks.stream().map(d -> d.path() != null ? d
                 : new Disk(Path.of(poolPath.apply(d.pool()), d.volume()).toString(), d.readonly(), null, null, d.iops(), d.bps())).toList();
-        return new VmSpec(name, vcpus, memoryBytes, kernel, initrd, cmdline, ds, balloon, rng, autostart, restart, template, cpuLimit, cpuShares, memoryLimitBytes, cpuAlertPercent, readyAlertPercent, nics);
+        return c.build();
     }
 
     /** The arguments of {@code jvisor run} that build this VM (the API socket and files come from the supervisor). */
@@ -160,7 +212,10 @@ public record VmSpec(String name, Integer vcpus, Long memoryBytes, String kernel
             a.addAll(List.of("--disk", d.path() + (d.readonly() ? ",readonly=on" : "") + (d.iops() != null && d.iops() > 0 ? ",iops=" + d.iops() : "")
                     + (d.bps() != null && d.bps() > 0 ? ",bps=" + d.bps() : "")));
         }
-        for (Nic n : nics == null ? List.<Nic>of() : nics) a.addAll(List.of("--net", "tap=" + n.tap() + (n.mac() != null ? ",mac=" + n.mac() : "")));
+        for (Nic n : nics == null ? List.<Nic>of() : nics) {
+            a.addAll(List.of("--net", "tap=" + n.tap() + (n.mac() != null ? ",mac=" + n.mac() : "") + (n.rxBps() != null && n.rxBps() > 0 ? ",rx-bps=" + n.rxBps() : "")
+                    + (n.txBps() != null && n.txBps() > 0 ? ",tx-bps=" + n.txBps() : "")));
+        }
         if (balloon) a.add("--balloon");
         if (rng) a.add("--rng");
         return a;

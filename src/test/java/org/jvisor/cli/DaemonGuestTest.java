@@ -224,6 +224,61 @@ class DaemonGuestTest {
         assertEquals(400, http.send("PATCH", "/api/v1/vms/beta", token, "{\"memoryLimitBytes\":300000000}").status(), "below RAM + the VMM's room");
     }
 
+    /**
+     * A resource group's CPU limit holds its VMs together (both busy, their VMMs share 0.3 of a
+     * core), and its memory reservation is admission control: a running VM's reservation that
+     * does not fit is refused, as is the start of one more.
+     */
+    @Test
+    @Order(3)
+    void aResourceGroupSharesItsLimitAndGuardsItsReservation() throws Exception {
+        Object[] g = cli("group", "create", "pair", "--cpu-limit", "0.3", "--memory-reservation", "256M");
+        assertEquals(0, g[0], (String) g[2]);
+        long a = vm("alpha").get("pid").asLong(), b = vm("beta").get("pid").asLong();
+        shell("alpha", "(while :; do :; done) & echo a@busy", "a@busy", 30);
+        shell("beta", "(while :; do :; done) & echo b@busy", "b@busy", 30);
+        try {
+            for (String n : new String[] {"alpha", "beta"}) {
+                Object[] r = cli("vm", "set", n, "--group", "pair");
+                assertEquals(0, r[0], (String) r[2]);
+                assertEquals("enforced", vm(n).get("limits").asText(), vm(n).toString());
+            }
+            String list = (String) cli("group", "list")[1];
+            assertTrue(list.matches("(?s).*pair\\s+0\\.3\\s+-\\s+-\\s+256M\\s+alpha\\* beta\\*.*"), list);
+            Thread.sleep(500);
+            double[] c0 = {cpuSeconds(a), cpuSeconds(b)};
+            long t0 = System.nanoTime();
+            Thread.sleep(4000);
+            double wall = (System.nanoTime() - t0) / 1e9;
+            double both = (cpuSeconds(a) - c0[0] + cpuSeconds(b) - c0[1]) / wall;
+            System.out.printf("daemon: two busy guests in a group with cpuLimit 0.3 used %.2f cores together%n", both);
+            assertTrue(both < 0.45, "the group's two VMMs used " + both + " cores under a limit of 0.3");
+
+            assertEquals(200, http.send("PATCH", "/api/v1/vms/alpha", token, "{\"memoryReservationBytes\":209715200}").status());
+            DaemonHttp.Answer over = http.send("PATCH", "/api/v1/vms/beta", token, "{\"memoryReservationBytes\":209715200}");
+            assertEquals(409, over.status(), over.body());
+            assertTrue(over.body().contains("group 'pair'") && over.body().contains("alpha 200 MiB"), over.body());
+            assertTrue(vm("beta").get("spec").path("memoryReservationBytes").isNull()
+                    || vm("beta").get("spec").path("memoryReservationBytes").isMissingNode(), "a refused change changes nothing");
+            assertEquals(201, http.post("/vms", token, "{\"name\":\"gamma\",\"group\":\"pair\",\"memoryReservationBytes\":104857600}").status());
+            DaemonHttp.Answer start = http.post("/vms/gamma/start", token, null);
+            assertEquals(409, start.status(), start.body());
+            assertTrue(start.body().contains("56 MiB left"), start.body());
+            assertEquals("stopped", vm("gamma").get("state").asText());
+            assertEquals(1, cli("group", "delete", "pair")[0], "a group with VMs stays");
+        } finally {
+            shell("alpha", "kill %1; echo a@stopped", "a@stopped", 30);
+            shell("beta", "kill %1; echo b@stopped", "b@stopped", 30);
+            http.send("DELETE", "/api/v1/vms/gamma", token, null);
+            for (String n : new String[] {"alpha", "beta"}) {
+                assertEquals(200, http.send("PATCH", "/api/v1/vms/" + n, token, "{\"group\":\"\",\"memoryReservationBytes\":0}").status());
+            }
+        }
+        Object[] d = cli("group", "delete", "pair");
+        assertEquals(0, d[0], (String) d[2]);
+        assertEquals(0L, http.get("/host", token).json().get("memoryReservedBytes").asLong());
+    }
+
     /** The console as a WebSocket (the JDK's client): history first, then what a typed command prints. */
     @Test
     @Order(3)

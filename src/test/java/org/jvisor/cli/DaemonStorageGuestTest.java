@@ -106,7 +106,7 @@ class DaemonStorageGuestTest {
         assertEquals("data.qcow2", vol.get("backing").asText());
         // its disk held to 2 MiB/s: 8 MiB read by the guest take about 4 s
         DaemonHttp.Answer set = DaemonGuestTest.http.send("PATCH", "/api/v1/vms/delta", DaemonGuestTest.token,
-                "{\"disks\":[{\"pool\":\"images\",\"volume\":\"delta-disk0.qcow2\",\"bps\":2097152}]}");
+                "{\"disks\":[{\"pool\":\"images\",\"volume\":\"delta-disk0.qcow2\",\"bps\":2097152}],\"diskLatencyAlertMs\":20}");
         assertEquals(200, set.status(), set.body());
         assertEquals(0, cli("vm", "start", "delta")[0]);
         DaemonGuestTest.waitForConsole("delta", GuestKit.READY, 120);
@@ -116,12 +116,47 @@ class DaemonStorageGuestTest {
         double seconds = Integer.parseInt(m.group(1)) * 60 + Double.parseDouble(m.group(2));
         System.out.printf("daemon: 8 MiB read through a 2 MiB/s disk limit in %.1f s%n", seconds);
         assertTrue(seconds > 3.0, "the bps limit did not hold: 8 MiB in " + seconds + " s");
+        diskLatencyIsAlertedAndInTheMetrics();
         DaemonGuestTest.shell("delta", "mkdir -p /mnt && mount /dev/vda /mnt && cat /mnt/hello.txt /mnt/state && echo clone-on > /mnt/clone && sync && umount /mnt && echo d@one", "d@one", 60);
         String c = DaemonGuestTest.console("delta");
         assertTrue(c.contains("hello from the pool") && c.contains("one"), c);
         r = cli("vm", "shutdown", "delta", "--timeout", "60");
         assertEquals(0, r[0], (String) r[2]);
         assertTrue(((String) r[1]).contains("powered off"), (String) r[1]);
+    }
+
+    /** Requests held by the limit take far longer than the 20 ms threshold: an alert, and a latency histogram that parses. */
+    static void diskLatencyIsAlertedAndInTheMetrics() throws Exception {
+        long until = System.currentTimeMillis() + 10_000;
+        String alerts;
+        while (!(alerts = DaemonGuestTest.http.get("/alerts", DaemonGuestTest.token).body()).contains("\"metric\":\"disk-latency\"")) {
+            assertTrue(System.currentTimeMillis() < until, "no disk-latency alert: " + alerts + " " + DaemonGuestTest.http.get("/events", DaemonGuestTest.token).body());
+            Thread.sleep(200);
+        }
+        assertTrue(alerts.contains("\"vm\":\"delta\""), alerts);
+        String events = DaemonGuestTest.http.get("/events", DaemonGuestTest.token).body();
+        assertTrue(events.matches("(?s).*disk-latency at \\d+ ms is above its threshold of 20 ms.*"), events);
+        Path f = DaemonGuestTest.state.resolve("metrics-disk.txt");
+        Files.writeString(f, DaemonGuestTest.http.send("GET", "/metrics", DaemonGuestTest.token, null).body());
+        String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
+        Process p = new ProcessBuilder(python, "-c", """
+                import sys
+                from prometheus_client.parser import text_string_to_metric_families
+                fams = {m.name: m for m in text_string_to_metric_families(open(sys.argv[1]).read())}
+                h = fams["jvisor_vm_disk_request_seconds"]
+                assert h.type == "histogram", h.type
+                s = {(x.name, x.labels.get("le")): x.value for x in h.samples if x.labels.get("vm") == "delta" and x.labels.get("disk") == "vda"}
+                count, total = s[("jvisor_vm_disk_request_seconds_count", None)], s[("jvisor_vm_disk_request_seconds_sum", None)]
+                assert count > 0 and s[("jvisor_vm_disk_request_seconds_bucket", "+Inf")] == count, s
+                slow = count - s[("jvisor_vm_disk_request_seconds_bucket", "0.025")]
+                reads = [x.value for x in fams["jvisor_vm_disk_bytes"].samples if x.labels.get("vm") == "delta" and x.labels.get("op") == "read"]
+                assert reads and reads[0] >= 8 << 20, reads
+                print("requests", int(count), "slower than 25 ms", int(slow), "seconds", round(total, 1))
+                sys.exit(0 if slow > 0 and total > 3 else 1)
+                """, f.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+        System.out.println("daemon: disk latency histogram of delta: " + out.strip());
     }
 
     @Test

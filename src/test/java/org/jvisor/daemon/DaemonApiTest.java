@@ -99,6 +99,8 @@ class DaemonApiTest {
         assertEquals(fields(DaemonApi.IncomingReply.class), names(schemas.get("IncomingReply").get("properties")));
         assertEquals(fields(Monitor.Alert.class), names(schemas.get("Alert").get("properties")));
         assertEquals(fields(DaemonApi.VmCloneRequest.class), names(schemas.get("VmCloneRequest").get("properties")));
+        assertEquals(fields(GroupSpec.class), names(schemas.get("GroupSpec").get("properties")));
+        assertEquals(fields(ResourceGroups.GroupView.class), names(schemas.get("Group").get("properties")));
         assertEquals(200, http.get("/openapi.json", null).status(), "the document needs no token");
     }
 
@@ -123,7 +125,7 @@ class DaemonApiTest {
         for (Map.Entry<String, Role> e : roles.entrySet()) {
             String[] mp = e.getKey().split(" ", 2);
             String path = mp[1].replace("{name}", mp[1].startsWith("/api/v1/tokens") ? "nosuchtoken" : "authvm")
-                    .replace("{pool}", "nosuchpool").replace("{volume}", "novolume").replace("{id}", "notask").replace("{snapshot}", "nosnap");
+                    .replace("{pool}", "nosuchpool").replace("{volume}", "novolume").replace("{id}", "notask").replace("{snapshot}", "nosnap").replace("{group}", "nosuchgroup");
             if (e.getValue() == null) {
                 assertEquals(200, http.send(mp[0], path, null, null).status(), e.getKey());
                 continue;
@@ -200,6 +202,57 @@ class DaemonApiTest {
         List<String> seen = new ArrayList<>();
         for (JsonNode e : kinds) if ("web1".equals(e.get("vm").asText())) seen.add(e.get("kind").asText());
         assertEquals(List.of("deleted", "updated", "defined"), seen);
+    }
+
+    @Test
+    void resourceGroupsAreCheckedDefinedAndKeptWhileTheyHaveVms() throws Exception {
+        String[][] bad = {
+                {"{}", "name"},
+                {"{\"name\":\"a/b\"}", "name"},
+                {"{\"name\":\"g\",\"cpuLimit\":-0.5}", "cpuLimit"},
+                {"{\"name\":\"g\",\"cpuShares\":1}", "cpuShares"},
+                {"{\"name\":\"g\",\"memoryLimitBytes\":1048576}", "memoryLimitBytes"},
+                {"{\"name\":\"g\",\"memoryReservationBytes\":-1}", "memoryReservationBytes"},
+                {"{\"name\":\"g\",\"memoryLimitBytes\":1073741824,\"memoryReservationBytes\":2147483648}", "memoryReservationBytes"},
+                {"{\"name\":\"g\",\"colour\":\"red\"}", "colour"},
+        };
+        for (String[] c : bad) {
+            DaemonHttp.Answer a = http.post("/groups", admin, c[0]);
+            assertEquals(400, a.status(), c[0] + " -> " + a.body());
+            assertTrue(a.json().path("fields").has(c[1]), c[0] + " should name " + c[1] + ": " + a.body());
+        }
+        assertEquals(400, http.post("/groups", admin, "{\"name\":").status());
+        long hostMemory = http.get("/host", auditor).json().get("memoryBytes").asLong();
+        DaemonHttp.Answer tooBig = http.post("/groups", admin, "{\"name\":\"huge\",\"memoryReservationBytes\":" + (hostMemory + 1) + "}");
+        assertEquals(409, tooBig.status(), tooBig.body());
+        assertTrue(tooBig.json().get("error").asText().contains("reserved already"), tooBig.body());
+        assertEquals(0, http.get("/groups", auditor).json().size(), "nothing was defined");
+
+        DaemonHttp.Answer g = http.post("/groups", admin, "{\"name\":\"web\",\"cpuLimit\":0.5,\"memoryReservationBytes\":268435456}");
+        assertEquals(201, g.status(), g.body());
+        assertEquals(268435456L, http.get("/host", auditor).json().get("memoryReservedBytes").asLong(), "the group's reservation is promised at once");
+        assertEquals(409, http.post("/groups", admin, "{\"name\":\"web\"}").status(), "a duplicate name");
+        assertEquals(403, http.post("/groups", operator, "{\"name\":\"other\"}").status());
+        DaemonHttp.Answer noGroup = http.post("/vms", admin, "{\"name\":\"gvm\",\"group\":\"nosuch\",\"kernel\":\"" + kernel + "\"}");
+        assertEquals(400, noGroup.status(), noGroup.body());
+        assertTrue(noGroup.json().path("fields").has("group"), noGroup.body());
+        assertEquals(201, http.post("/vms", admin, "{\"name\":\"gvm\",\"group\":\"web\",\"kernel\":\"" + kernel + "\"}").status());
+        JsonNode view = http.get("/groups/web", auditor).json();
+        assertEquals("[\"gvm\"]", view.get("vms").toString(), view.toString());
+        assertEquals(0.5, view.get("spec").get("cpuLimit").asDouble());
+        assertEquals(409, http.send("DELETE", "/api/v1/groups/web", admin, null).status(), "a group with a VM stays");
+        assertEquals(400, http.send("PATCH", "/api/v1/groups/web", admin, "{\"name\":\"web2\"}").status(), "no renaming");
+        DaemonHttp.Answer patched = http.send("PATCH", "/api/v1/groups/web", admin, "{\"cpuShares\":2048}");
+        assertEquals(200, patched.status(), patched.body());
+        assertEquals(2048, patched.json().get("spec").get("cpuShares").asInt());
+        assertEquals(0.5, patched.json().get("spec").get("cpuLimit").asDouble(), "fields not given are kept");
+        assertEquals(200, http.send("PATCH", "/api/v1/vms/gvm", admin, "{\"group\":\"\"}").status());
+        assertTrue(http.get("/vms/gvm", auditor).json().get("spec").path("group").isNull()
+                || http.get("/vms/gvm", auditor).json().get("spec").path("group").isMissingNode(), "out of the group");
+        assertEquals(204, http.send("DELETE", "/api/v1/groups/web", admin, null).status());
+        assertEquals(404, http.get("/groups/web", auditor).status());
+        assertEquals(0L, http.get("/host", auditor).json().get("memoryReservedBytes").asLong());
+        assertEquals(204, http.send("DELETE", "/api/v1/vms/gvm", admin, null).status());
     }
 
     @Test
