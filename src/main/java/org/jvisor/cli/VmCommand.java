@@ -406,11 +406,11 @@ final class VmCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "snapshot", description = "Take a snapshot (with memory when the VM runs; of its disks when it is stopped).")
+    @Command(name = "snapshot", description = "Take a snapshot (with memory when the VM runs, unless --no-memory; of its disks when it is stopped).")
     static final class Snapshot extends Base {
         @Parameters(index = "0", paramLabel = "NAME") String name;
         @Parameters(index = "1", paramLabel = "SNAPSHOT") String snapshot;
-        @Option(names = "--no-memory", description = "disks only (the VM must be stopped)") boolean noMemory;
+        @Option(names = "--no-memory", description = "disks only (a running guest is paused for the moment its disks take new overlays)") boolean noMemory;
 
         @Override
         JsonNode run(DaemonClient c) throws DaemonClient.Failure {

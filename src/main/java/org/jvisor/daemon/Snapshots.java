@@ -66,11 +66,12 @@ final class Snapshots {
         }
         boolean running = supervisor.active(vm);
         if (memory && !running) throw new ApiError(409, "VM '" + vm + "' is not running: a snapshot with memory needs a running guest (or leave memory out)");
-        if (!memory && running) throw new ApiError(409, "VM '" + vm + "' is running: a disk-only snapshot needs it stopped (or take one with memory)");
+        // A running VM's disks change under a new overlay while its VMM is down: the guest is saved
+        // and continued from that state, which a disk-only snapshot then does not keep.
         Path state = null;
-        if (memory) {
+        if (running) {
             Files.createDirectories(root.resolve(vm));
-            state = root.resolve(vm).resolve(name + ".state");
+            state = root.resolve(vm).resolve(memory ? name + ".state" : "." + name + ".disk-only.state");
             supervisor.call(vm, "PUT", "/vm.snapshot", DaemonApi.JSON.writeValueAsString(Map.of("path", state.toString(), "resume", false)), "snapshot");
             supervisor.stop(vm);
         }
@@ -81,9 +82,12 @@ final class Snapshots {
             Images.create(d, "qcow2", -1, f.getFileName().toString(), "qcow2", 16);
             frozenImages.add(f.toString());
         }
-        store.insertSnapshot(new Store.SnapshotRow(vm, name, Instant.now().toString(), memory, state == null ? null : state.toString(), frozenImages));
+        store.insertSnapshot(new Store.SnapshotRow(vm, name, Instant.now().toString(), memory, memory ? state.toString() : null, frozenImages));
         store.event(vm, "snapshot-created", name + (memory ? " (with memory)" : " (disks)"));
-        if (memory) supervisor.start(spec, state);
+        if (running) {
+            supervisor.start(spec, state);
+            if (!memory) Files.deleteIfExists(state);
+        }
         return view(store.snapshots(vm).stream().filter(r -> r.name().equals(name)).findFirst().orElseThrow());
     }
 

@@ -84,9 +84,22 @@ class DaemonStorageGuestTest {
         DaemonGuestTest.shell("gamma", "echo \"x=$X state=$(cat /mnt/state)\" && echo r@olled", "r@olled", 60);
         String c = DaemonGuestTest.console("gamma");
         assertTrue(c.contains("x=before-snapshot state=one"), c);
+        // a disk-only snapshot of the running VM: the guest goes on where it was
+        DaemonGuestTest.shell("gamma", "X=before-disk-snapshot; echo three > /mnt/state; sync; echo s@ynced", "s@ynced", 60);
+        r = cli("vm", "snapshot", "gamma", "s2", "--no-memory");
+        assertEquals(0, r[0], (String) r[2]);
+        assertTrue(((String) r[1]).contains("(disks)"), (String) r[1]);
+        DaemonGuestTest.shell("gamma", "echo \"x=$X state=$(cat /mnt/state)\" && echo a@fter2", "a@fter2", 60);
+        c = DaemonGuestTest.console("gamma");
+        assertTrue(c.contains("x=before-disk-snapshot state=three"), c);
         JsonNode snaps = DaemonGuestTest.http.get("/vms/gamma/snapshots", DaemonGuestTest.token).json();
-        assertEquals(1, snaps.size());
+        assertEquals(2, snaps.size(), snaps.toString());
         assertTrue(snaps.get(0).get("memory").asBoolean());
+        assertTrue(!snaps.get(1).get("memory").asBoolean(), snaps.toString());
+        try (var files = Files.walk(DaemonGuestTest.state)) {
+            // the state the guest was carried over in is gone once it runs again
+            assertTrue(files.noneMatch(f -> f.toString().endsWith(".disk-only.state")), "a disk-only snapshot keeps no memory");
+        }
         // and the disk chain is sound for an independent reader
         Process q = new ProcessBuilder("qemu-img", "check", pool.resolve("data.qcow2").toString()).redirectErrorStream(true).start();
         String qo = new String(q.getInputStream().readAllBytes());
@@ -170,7 +183,7 @@ class DaemonStorageGuestTest {
             size += v.get("sizeBytes").asLong();
             n++;
         }
-        assertEquals(3, n, "data.qcow2, its frozen image of s1, and the clone's overlay");
+        assertEquals(4, n, "data.qcow2, its frozen images of s1 and s2, and the clone's overlay");
         assertEquals(alloc, p.get("allocationBytes").asLong());
         assertEquals(size, p.get("provisionedBytes").asLong());
         assertTrue(p.get("freeBytes").asLong() <= p.get("capacityBytes").asLong());
