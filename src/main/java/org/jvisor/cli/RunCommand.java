@@ -46,8 +46,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--cpus", description = "vCPUs (1 for now)") int cpus = 1;
     @Option(names = "--disk", paramLabel = "PATH[,readonly=on][,serial=S][,format=F][,iops=N][,bps=SIZE]",
             description = "a virtio-blk disk (repeatable; the first is /dev/vda); raw, qcow2, vmdk or vhd") List<String> disks = new ArrayList<>();
-    @Option(names = "--net", paramLabel = "tap[=NAME][,mac=M][,host-ip=CIDR][,bps|rx-bps|tx-bps=SIZE]",
-            description = "a virtio-net NIC on a TAP interface (repeatable): an existing one, or one jvisor creates and gives a host address")
+    @Option(names = "--net", paramLabel = "user[,hostfwd=tcp:[HOST]:PORT-[GUEST]:PORT][,dns=IP[:PORT]][,restrict=on] | tap[=NAME][,host-ip=CIDR], [,mac=M][,bps|rx-bps|tx-bps=SIZE]",
+            description = "a virtio-net NIC (repeatable): user is NAT without root (guest 10.0.2.15 by DHCP, gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3); tap an existing TAP, or one jvisor creates and gives a host address")
     List<String> nets = new ArrayList<>();
     @Option(names = "--rng", description = "a virtio-rng device fed from the host's entropy") boolean rng;
     @Option(names = "--balloon", description = "a virtio-balloon device (inflated pages go back to the host)") boolean balloon;
@@ -155,7 +155,7 @@ final class RunCommand implements Callable<Integer> {
         final boolean escapes = raw != null;
         List<MachineConfig.Disk> diskConfigs = diskSpecs.stream()
                 .map(d -> new MachineConfig.Disk(d.path().toAbsolutePath().toString(), d.format(), d.readOnly(), d.serial(), d.iops(), d.bps())).toList();
-        List<MachineConfig.Nic> nicConfigs = netSpecs.stream().map(n -> new MachineConfig.Nic(n.tap(), macText(n.mac()), n.hostIp(), n.rxBps(), n.txBps())).toList();
+        List<MachineConfig.Nic> nicConfigs = netSpecs.stream().map(n -> new MachineConfig.Nic(n.tap(), macText(n.mac()), n.hostIp(), n.rxBps(), n.txBps(), n.user())).toList();
         MachineConfig config = new MachineConfig(ram, diskConfigs, nicConfigs, rng, balloon);
         final String cl2 = cl;
         final byte[] kernelImage = kernelBytes, initrdImage = initrdBytes;
@@ -390,11 +390,15 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** One --net: the TAP's name (empty: the kernel picks), the guest's MAC, an address for the host side, rate limits. */
-    record NetSpec(String tap, byte[] mac, String hostIp, long rxBps, long txBps) {
+    record NetSpec(String tap, byte[] mac, String hostIp, long rxBps, long txBps, MachineConfig.User user) {
         static NetSpec parse(String spec, int index) throws BadInput {
             String[] parts = spec.split(",");
-            if (!parts[0].equals("tap") && !parts[0].startsWith("tap=")) throw new BadInput("only tap networking is offered: tap[=NAME]");
+            boolean user = parts[0].equals("user");
+            if (!user && !parts[0].equals("tap") && !parts[0].startsWith("tap=")) throw new BadInput("the network is user (NAT, no root) or tap[=NAME]");
             String name = parts[0].startsWith("tap=") ? parts[0].substring(4) : "";
+            List<String> forwards = new ArrayList<>();
+            String dns = null;
+            boolean restrict = false;
             if (name.length() > 15 || !name.matches("[A-Za-z0-9_.-]*")) throw new BadInput("bad interface name '" + name + "'");
             byte[] mac = {0x02, 0x4A, 0x56, 0x00, 0x00, (byte) (index + 1)}; // locally administered
             String hostIp = null;
@@ -409,7 +413,27 @@ final class RunCommand implements Callable<Integer> {
                         for (int k = 0; k < 6; k++) mac[k] = (byte) Integer.parseInt(b[k], 16);
                         if ((mac[0] & 1) != 0) throw new BadInput("mac " + v + " is a multicast address");
                     }
+                    case "hostfwd" -> {
+                        if (!user) throw new BadInput("hostfwd is for --net user (a TAP's host reaches the guest directly)");
+                        try {
+                            org.jvisor.net.user.HostForward.parse(v, org.jvisor.net.user.UserNet.GUEST);
+                        } catch (IllegalArgumentException e) {
+                            throw new BadInput(e.getMessage());
+                        }
+                        forwards.add(v);
+                    }
+                    case "dns" -> {
+                        if (!user) throw new BadInput("dns is for --net user");
+                        if (!v.matches("\\d{1,3}(\\.\\d{1,3}){3}(:\\d{1,5})?")) throw new BadInput("dns takes IP[:PORT] of the server to relay queries to");
+                        dns = v;
+                    }
+                    case "restrict" -> {
+                        if (!user) throw new BadInput("restrict is for --net user");
+                        if (!v.equals("on") && !v.equals("off")) throw new BadInput("restrict is on or off");
+                        restrict = v.equals("on");
+                    }
                     case "host-ip" -> {
+                        if (user) throw new BadInput("host-ip is for tap: the user network's host is 10.0.2.2");
                         if (!v.matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}")) throw new BadInput("host-ip must be an IPv4 CIDR like 10.0.2.1/24");
                         hostIp = v;
                     }
@@ -423,10 +447,10 @@ final class RunCommand implements Callable<Integer> {
                         if (!kv[0].equals("tx-bps")) rxBps = b;
                         if (!kv[0].equals("rx-bps")) txBps = b;
                     }
-                    default -> throw new BadInput("unknown option '" + kv[0] + "' (mac, host-ip, bps, rx-bps, tx-bps)");
+                    default -> throw new BadInput("unknown option '" + kv[0] + "' (mac, bps, rx-bps, tx-bps; tap: host-ip; user: hostfwd, dns, restrict)");
                 }
             }
-            return new NetSpec(name, mac, hostIp, rxBps, txBps);
+            return new NetSpec(name, mac, hostIp, rxBps, txBps, user ? new MachineConfig.User(forwards, dns, restrict) : null);
         }
     }
 

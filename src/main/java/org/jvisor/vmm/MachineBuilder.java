@@ -44,7 +44,7 @@ public final class MachineBuilder {
             }
             for (MachineConfig.Nic n : c.nics()) {
                 try {
-                    m.addVirtio(new Net(TapNic.open(n), TapNic.mac(n.mac()), new org.jvisor.devices.virtio.Throttle(0, n.rxBps()),
+                    m.addVirtio(new Net(n.user() != null ? UserNic.open(n) : new org.jvisor.net.TapBackend(TapNic.open(n)), TapNic.mac(n.mac()), new org.jvisor.devices.virtio.Throttle(0, n.rxBps()),
                             new org.jvisor.devices.virtio.Throttle(0, n.txBps())));
                 } catch (IOException e) {
                     throw new Vm.BuildException("--net: " + e.getMessage());

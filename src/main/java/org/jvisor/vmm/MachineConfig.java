@@ -24,13 +24,25 @@ public record MachineConfig(long memoryBytes, List<Disk> disks, List<Nic> nics, 
     }
 
     /**
-     * A virtio-net NIC on a TAP (empty name: the kernel picks one), with the guest's MAC, an
-     * optional host address, and rate limits in bytes per second of what the guest receives and
-     * sends (0, as in a state file from before they existed: none).
+     * A virtio-net NIC on a TAP (empty name: the kernel picks one) or, when {@code user} is
+     * set, on the user-mode NAT stack; with the guest's MAC, an optional host address for the
+     * TAP, and rate limits in bytes per second of what the guest receives and sends (0, as in a
+     * state file from before they existed: none).
      */
-    public record Nic(String tap, String mac, String hostIp, long rxBps, long txBps) {
+    public record Nic(String tap, String mac, String hostIp, long rxBps, long txBps, User user) {
         public Nic(String tap, String mac, String hostIp) {
-            this(tap, mac, hostIp, 0, 0);
+            this(tap, mac, hostIp, 0, 0, null);
+        }
+
+        public Nic(String tap, String mac, String hostIp, long rxBps, long txBps) {
+            this(tap, mac, hostIp, rxBps, txBps, null);
+        }
+    }
+
+    /** User-mode networking's options: forwarded ports (QEMU's hostfwd form), the DNS server to relay to (IP[:PORT], null: the host's), restrict to the host. */
+    public record User(List<String> hostForwards, String dns, boolean restrict) {
+        public User {
+            hostForwards = hostForwards == null ? List.of() : List.copyOf(hostForwards);
         }
     }
 }

@@ -34,7 +34,7 @@ public final class GuestProfile {
         try (Machine m = new Machine(512L << 20, console)) {
             m.addVirtio(new Block(Images.open(scratch, "raw", false), false, "profile"));
             String tap = System.getProperty("jvisor.profile.tap"); // an existing TAP: eth0 in the guest
-            if (tap != null) m.addVirtio(new org.jvisor.devices.virtio.Net(org.jvisor.sys.Tap.open(tap), new byte[] {2, 0x4a, 0x56, 0, 0, 1}));
+            if (tap != null) m.addVirtio(new org.jvisor.devices.virtio.Net(new org.jvisor.net.TapBackend(org.jvisor.sys.Tap.open(tap)), new byte[] {2, 0x4a, 0x56, 0, 0, 1}));
             m.boot(Files.readAllBytes(kit.vmlinux()), Files.readAllBytes(kit.initramfs()), "console=ttyS0 panic=-1");
             var cpu = m.cpu();
             List<Long> samples = new ArrayList<>(1 << 20);

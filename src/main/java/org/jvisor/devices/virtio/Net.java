@@ -6,17 +6,17 @@ import java.lang.foreign.ValueLayout;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
-import org.jvisor.sys.NativeException;
-import org.jvisor.sys.Tap;
+import java.io.IOException;
+import org.jvisor.net.NetBackend;
 
 /**
- * virtio-net (virtio 1.2, 5.1) on a TAP interface: receive queue 0, transmit queue 1, a MAC
- * address in configuration space. Frames travel with the 12-byte virtio_net_hdr_v1 on both sides
- * (the TAP has IFF_VNET_HDR), which is how the offloads work without touching a packet: the guest
- * may hand over frames with partial checksums and TCP segments up to 64 KiB (CSUM, HOST_TSO4/6)
- * that the host kernel finishes, and -- for what its driver accepts (GUEST_CSUM, GUEST_TSO4/6) --
- * receives them the same way from the host, so a TCP stream costs the guest a fraction of the
- * per-packet work. A reader thread takes frames from the TAP into a bounded queue; the worker
+ * virtio-net (virtio 1.2, 5.1) on a {@link NetBackend} (a TAP, the user-mode NAT stack): receive
+ * queue 0, transmit queue 1, a MAC address in configuration space. Frames travel with the 12-byte
+ * virtio_net_hdr_v1 on both sides, which is how the offloads work without touching a packet: the
+ * guest may hand over frames with partial checksums and TCP segments up to 64 KiB (CSUM,
+ * HOST_TSO4/6) that the backend finishes, and -- for what its driver accepts (GUEST_CSUM,
+ * GUEST_TSO4/6) -- receives them the same way, so a TCP stream costs the guest a fraction of the
+ * per-packet work. A reader thread takes frames from the backend into a bounded queue; the worker
  * moves them into the guest's receive buffers.
  *
  * <p>Rate limits (bytes per second, each way) hold frames in their ring or in the backlog rather
@@ -28,10 +28,10 @@ public final class Net implements VirtioDevice {
             F_GUEST_ECN = 1L << 9, F_HOST_TSO4 = 1L << 11, F_HOST_TSO6 = 1L << 12, F_HOST_ECN = 1L << 13, F_STATUS = 1L << 16;
     static final int RX = 0, TX = 1, MAX_FRAME = 65550, BACKLOG = 256;
 
-    private final Tap tap;
+    private final NetBackend tap;
     private final byte[] mac;
     private final ArrayBlockingQueue<byte[]> received = new ArrayBlockingQueue<>(BACKLOG);
-    private final MemorySegment txBuffer = Arena.ofAuto().allocate(MAX_FRAME + Tap.VNET_HDR, 16);
+    private final MemorySegment txBuffer = Arena.ofAuto().allocate(MAX_FRAME + NetBackend.VNET_HDR, 16);
     private volatile IntConsumer kick = q -> { };
     private final Thread reader;
     private volatile boolean closed;
@@ -41,12 +41,12 @@ public final class Net implements VirtioDevice {
     // one writer each (the worker, or the reader for drops); volatile so the control API reads current values
     private volatile long rxPackets, rxBytes, txPackets, txBytes, rxDropped, txDropped, rxThrottled, txThrottled;
 
-    public Net(Tap tap, byte[] mac) {
+    public Net(NetBackend tap, byte[] mac) {
         this(tap, mac, new Throttle(0, 0), new Throttle(0, 0));
     }
 
     /** A NIC whose frames to the guest wait for {@code rxLimit}'s tokens, and frames from it for {@code txLimit}'s. */
-    public Net(Tap tap, byte[] mac, Throttle rxLimit, Throttle txLimit) {
+    public Net(NetBackend tap, byte[] mac, Throttle rxLimit, Throttle txLimit) {
         if (mac.length != 6) throw new IllegalArgumentException("MAC address needs 6 bytes");
         this.tap = tap;
         this.mac = mac.clone();
@@ -61,8 +61,8 @@ public final class Net implements VirtioDevice {
      * learn the new port before the guest itself sends anything.
      */
     public void announce() {
-        java.nio.ByteBuffer f = java.nio.ByteBuffer.allocate(Tap.VNET_HDR + 60); // no offloads; padded to the minimum frame
-        f.position(Tap.VNET_HDR);
+        java.nio.ByteBuffer f = java.nio.ByteBuffer.allocate(NetBackend.VNET_HDR + 60); // no offloads; padded to the minimum frame
+        f.position(NetBackend.VNET_HDR);
         f.put(new byte[] {-1, -1, -1, -1, -1, -1}).put(mac).putShort((short) 0x8035); // broadcast, from the guest, RARP
         f.putShort((short) 1).putShort((short) 0x0800).put((byte) 6).put((byte) 4).putShort((short) 3); // Ethernet/IPv4, reverse request
         f.put(mac).putInt(0).put(mac).putInt(0);
@@ -70,11 +70,12 @@ public final class Net implements VirtioDevice {
         MemorySegment.copy(f.array(), 0, frame, ValueLayout.JAVA_BYTE, 0, f.capacity());
         try {
             tap.write(frame, f.capacity());
-        } catch (NativeException e) {
+        } catch (IOException e) {
             // no host side to tell
         }
     }
 
+    /** The backend's name: the TAP's, or "user". */
     public String tapName() {
         return tap.name();
     }
@@ -100,10 +101,10 @@ public final class Net implements VirtioDevice {
     public void activate(long features) {
         int flags = 0;
         if ((features & F_GUEST_CSUM) != 0) {
-            flags |= Tap.TUN_F_CSUM;
-            if ((features & F_GUEST_TSO4) != 0) flags |= Tap.TUN_F_TSO4;
-            if ((features & F_GUEST_TSO6) != 0) flags |= Tap.TUN_F_TSO6;
-            if ((features & F_GUEST_ECN) != 0 && (flags & (Tap.TUN_F_TSO4 | Tap.TUN_F_TSO6)) != 0) flags |= Tap.TUN_F_TSO_ECN;
+            flags |= NetBackend.F_CSUM;
+            if ((features & F_GUEST_TSO4) != 0) flags |= NetBackend.F_TSO4;
+            if ((features & F_GUEST_TSO6) != 0) flags |= NetBackend.F_TSO6;
+            if ((features & F_GUEST_ECN) != 0 && (flags & (NetBackend.F_TSO4 | NetBackend.F_TSO6)) != 0) flags |= NetBackend.F_TSO_ECN;
         }
         offload(flags);
     }
@@ -111,7 +112,7 @@ public final class Net implements VirtioDevice {
     private void offload(int flags) {
         try {
             tap.setOffload(flags);
-        } catch (NativeException e) {
+        } catch (IOException e) {
             System.err.println("jvisor: " + e.getMessage() + "; the guest gets plain frames");
         }
     }
@@ -135,17 +136,17 @@ public final class Net implements VirtioDevice {
     }
 
     private void readLoop() {
-        MemorySegment buf = Arena.ofAuto().allocate(MAX_FRAME + Tap.VNET_HDR, 16);
+        MemorySegment buf = Arena.ofAuto().allocate(MAX_FRAME + NetBackend.VNET_HDR, 16);
         while (!closed) {
             try {
                 int n = tap.read(buf, 200);
                 if (n < 0) return;
-                if (n <= Tap.VNET_HDR) continue;
+                if (n <= NetBackend.VNET_HDR) continue;
                 byte[] frame = buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
                 // A full backlog waits for the guest (flow control), re-checking for close.
                 while (!closed && !received.offer(frame, 100, TimeUnit.MILLISECONDS)) kick.accept(RX);
                 kick.accept(RX);
-            } catch (NativeException e) {
+            } catch (IOException e) {
                 if (closed) return;
                 System.err.println("jvisor: " + e.getMessage() + "; receive stopped");
                 return;
@@ -184,7 +185,7 @@ public final class Net implements VirtioDevice {
             Chain c = q.pop();
             if (c == null) return;
             long len = c.readableBytes();
-            if (len < Tap.VNET_HDR || len > txBuffer.byteSize()) txDropped = txDropped + 1;
+            if (len < NetBackend.VNET_HDR || len > txBuffer.byteSize()) txDropped = txDropped + 1;
             else {
                 long at = 0;
                 for (java.nio.ByteBuffer b : c.slices(false, 0, len)) {
@@ -194,9 +195,9 @@ public final class Net implements VirtioDevice {
                 try {
                     tap.write(txBuffer, len);
                     txPackets = txPackets + 1;
-                    txBytes = txBytes + (len - Tap.VNET_HDR);
-                    txLimit.take(len - Tap.VNET_HDR);
-                } catch (NativeException e) {
+                    txBytes = txBytes + (len - NetBackend.VNET_HDR);
+                    txLimit.take(len - NetBackend.VNET_HDR);
+                } catch (IOException e) {
                     // The host side went away: the frame is lost, as on a cable pulled out.
                     txDropped = txDropped + 1;
                 }
@@ -229,9 +230,9 @@ public final class Net implements VirtioDevice {
             if (n < frame.length) rxDropped = rxDropped + 1; // a buffer too small for the frame: the driver sees it cut and drops it
             else {
                 rxPackets = rxPackets + 1;
-                rxBytes = rxBytes + (frame.length - Tap.VNET_HDR);
+                rxBytes = rxBytes + (frame.length - NetBackend.VNET_HDR);
             }
-            rxLimit.take(frame.length - Tap.VNET_HDR);
+            rxLimit.take(frame.length - NetBackend.VNET_HDR);
             q.push(c, c.write(0, frame, 0, n));
         }
     }
@@ -247,6 +248,8 @@ public final class Net implements VirtioDevice {
         m.put("txDropped", txDropped);
         m.put("rxThrottled", rxThrottled);
         m.put("txThrottled", txThrottled);
+        var backend = tap.counters();
+        if (!backend.isEmpty()) m.put("backend", backend);
         return m;
     }
 
