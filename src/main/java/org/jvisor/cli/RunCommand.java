@@ -47,7 +47,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--disk", paramLabel = "PATH[,readonly=on][,serial=S][,format=F][,iops=N][,bps=SIZE]",
             description = "a virtio-blk disk (repeatable; the first is /dev/vda); raw, qcow2, vmdk or vhd") List<String> disks = new ArrayList<>();
     @Option(names = "--net", paramLabel = "user[,hostfwd=tcp:[HOST]:PORT-[GUEST]:PORT][,dns=IP[:PORT]][,restrict=on] | tap[=NAME][,host-ip=CIDR], [,mac=M][,bps|rx-bps|tx-bps=SIZE]",
-            description = "a virtio-net NIC (repeatable): user is NAT without root (guest 10.0.2.15 by DHCP, gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3); tap an existing TAP, or one jvisor creates and gives a host address")
+            description = "a virtio-net NIC (repeatable; without --net: user; none: no NIC): user is NAT without root (guest 10.0.2.15 by DHCP, gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3); tap an existing TAP, or one jvisor creates and gives a host address")
     List<String> nets = new ArrayList<>();
     @Option(names = "--rng", description = "a virtio-rng device fed from the host's entropy") boolean rng;
     @Option(names = "--balloon", description = "a virtio-balloon device (inflated pages go back to the host)") boolean balloon;
@@ -143,11 +143,20 @@ final class RunCommand implements Callable<Integer> {
             return bad(e.getMessage());
         }
         List<NetSpec> netSpecs = new ArrayList<>();
+        if (nets.contains("none") && nets.size() > 1) return bad("--net none means no NIC: give it alone");
         for (String n : nets) {
+            if (n.equals("none")) continue;
             try {
                 netSpecs.add(NetSpec.parse(n, netSpecs.size()));
             } catch (BadInput e) {
                 return bad("--net " + n + ": " + e.getMessage());
+            }
+        }
+        if (nets.isEmpty()) {
+            try {
+                netSpecs.add(NetSpec.parse("user", 0)); // as QEMU does: a NAT'd NIC unless told otherwise
+            } catch (BadInput e) {
+                throw new IllegalStateException(e);
             }
         }
         String cl = cmdline != null ? cmdline : DEFAULT_CMDLINE;

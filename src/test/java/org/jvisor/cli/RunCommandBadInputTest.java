@@ -83,7 +83,15 @@ class RunCommandBadInputTest {
         assertTrue(rejected("--disk", img + ",serial=" + "s".repeat(21)).contains("serial"));
         Path bad = file("bad.qcow2", "QFI\u00fbgarbage".getBytes(StandardCharsets.ISO_8859_1));
         rejected("--disk", bad + ",format=qcow2");
-        assertTrue(rejected("--net", "user").contains("tap"));
+        assertTrue(rejected("--net", "slirp").contains("user"));
+        assertTrue(rejected("--net", "user,hostfwd=tcp:2222-22").contains("HOSTPORT"));
+        assertTrue(rejected("--net", "user,hostfwd=tcp::70000-:22").contains("1 to 65535"));
+        assertTrue(rejected("--net", "user,hostfwd=tcp:1.2.3:22-:22").contains("host address"));
+        assertTrue(rejected("--net", "user,dns=resolver").contains("IP[:PORT]"));
+        assertTrue(rejected("--net", "user,restrict=maybe").contains("on or off"));
+        assertTrue(rejected("--net", "user,host-ip=10.0.2.1/24").contains("10.0.2.2"));
+        assertTrue(rejected("--net", "tap,hostfwd=tcp::1-:2").contains("--net user"));
+        assertTrue(rejected("--net", "none", "--net", "user").contains("alone"));
         assertTrue(rejected("--net", "tap=" + "x".repeat(16)).contains("interface name"));
         assertTrue(rejected("--net", "tap,mac=01:00:00:00:00:01").contains("multicast"));
         assertTrue(rejected("--net", "tap,mac=zz").contains("mac"));
